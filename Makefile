@@ -1,0 +1,45 @@
+# pixelgate — `make run` starts the gateway on its embedded default, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIXELGATE_HOST ?= 127.0.0.1
+PIXELGATE_PORT ?= 8080
+export PIXELGATE_HOST PIXELGATE_PORT
+
+.PHONY: run install install-dev test lint typecheck unit clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/pixelgate migrate
+	exec $(BIN)/pixelgate serve
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+unit: install-dev
+	$(BIN)/pytest -q
+
+test: install-dev lint typecheck unit
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""The ASGI application: routes, middleware and the lifespan that owns the services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pixelgate.api import admin, files, health, images, models
+from pixelgate.dialects import openai_images
+from pixelgate.errors import GatewayError, NotFound
+from pixelgate.http.jsonio import JSONResponse
+from pixelgate.http.limits import BodyLimitMiddleware
+from pixelgate.services import Services, build_services
+from pixelgate.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("pixelgate")
+
+
+async def _purge_loop(services: Services) -> None:
+    interval = services.settings.purge_interval_seconds
+    while True:
+        try:
+            removed = await services.files.purge_expired()
+            if removed:
+                log.info("purged %d expired image files", removed)
+        except Exception:
+            log.exception("purging expired files failed")
+        await asyncio.sleep(interval)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    err: GatewayError = NotFound(f"No route for {request.method} {request.url.path}.")
+    if exc.status_code == 405:
+        err = NotFound(f"Method {request.method} is not allowed on {request.url.path}.")
+        return JSONResponse(openai_images.render_error(err), status_code=405)
+    if exc.status_code != 404:
+        return JSONResponse(
+            {
+                "error": {
+                    "message": str(exc.detail),
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            status_code=exc.status_code,
+        )
+    return JSONResponse(openai_images.render_error(err), status_code=404)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    services = build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        purge = asyncio.create_task(_purge_loop(services))
+        try:
+            yield
+        finally:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
+            await services.aclose()
+
+    app = Starlette(
+        routes=[
+            *images.routes,
+            *models.routes,
+            *files.routes,
+            *health.routes,
+            *admin.routes,
+        ],
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

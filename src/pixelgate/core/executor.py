@@ -1,0 +1,78 @@
+"""The executor: the only place that talks to the network. One pooled httpx client per
+process; transport failures become retryable gateway errors."""
+
+from __future__ import annotations
+
+import httpx
+
+from pixelgate.errors import (
+    InvalidParameter,
+    PayloadTooLarge,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from pixelgate.providers.base import UpstreamRequest, UpstreamResponse
+from pixelgate.settings import Timeouts
+
+__all__ = ["Executor"]
+
+_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class Executor:
+    def __init__(self, max_connections: int = 1000) -> None:
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections // 4
+            ),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, req: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+        timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
+        try:
+            resp = await self.client.request(
+                req.method,
+                req.url,
+                headers=req.headers,
+                content=req.content,
+                params=req.params or None,
+                timeout=timeout,
+            )
+        except httpx.TimeoutException:
+            raise UpstreamTimeout("The upstream did not answer in time.") from None
+        except httpx.RemoteProtocolError:
+            raise UpstreamBadResponse("The upstream closed the connection mid-answer.") from None
+        except httpx.TransportError:
+            raise UpstreamUnavailable("The upstream could not be reached.") from None
+        return UpstreamResponse(resp.status_code, dict(resp.headers), resp.content)
+
+    async def fetch_image(self, url: str, param: str, max_bytes: int) -> tuple[bytes, str | None]:
+        """Download a client-supplied image URL (http/https only, bounded size and time)."""
+        if not url.startswith(("http://", "https://")):
+            raise InvalidParameter(f"{param} must be an http(s) URL or a data URL.", param=param)
+        try:
+            async with self.client.stream("GET", url, timeout=_FETCH_TIMEOUT) as resp:
+                if resp.status_code != 200:
+                    raise InvalidParameter(
+                        f"Could not fetch {param}: the server answered {resp.status_code}.",
+                        param=param,
+                    )
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise PayloadTooLarge(f"{param} is larger than {max_bytes} bytes.", param=param)
+                chunks = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    chunks += chunk
+                    if len(chunks) > max_bytes:
+                        raise PayloadTooLarge(
+                            f"{param} is larger than {max_bytes} bytes.", param=param
+                        )
+                return bytes(chunks), resp.headers.get("content-type")
+        except httpx.HTTPError:
+            raise InvalidParameter(f"Could not fetch {param}.", param=param) from None

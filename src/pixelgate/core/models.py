@@ -1,0 +1,163 @@
+"""Canonical, typed request and result objects shared by every dialect and provider."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pixelgate.errors import InvalidParameter
+
+__all__ = [
+    "GeneratedImage",
+    "ImageFormat",
+    "ImageInput",
+    "ImageRequest",
+    "ImageResult",
+    "Operation",
+    "ResponseFormat",
+    "Size",
+    "Usage",
+]
+
+_SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[x*\u00d7]\s*(\d{1,5})\s*$", re.IGNORECASE)
+
+
+class Operation(StrEnum):
+    GENERATE = "generate"
+    EDIT = "edit"
+    VARIATION = "variation"
+    IMAGE_TO_IMAGE = "image-to-image"
+
+
+class ResponseFormat(StrEnum):
+    B64_JSON = "b64_json"
+    URL = "url"
+
+
+class ImageFormat(StrEnum):
+    PNG = "png"
+    JPEG = "jpeg"
+    WEBP = "webp"
+
+    @property
+    def mime(self) -> str:
+        return f"image/{self.value}"
+
+    @property
+    def pillow_name(self) -> str:
+        return self.value.upper()
+
+    @classmethod
+    def parse(cls, value: str, param: str = "output_format") -> ImageFormat:
+        v = value.strip().lower().removeprefix("image/")
+        if v == "jpg":
+            v = "jpeg"
+        try:
+            return cls(v)
+        except ValueError:
+            raise InvalidParameter(
+                f"Invalid {param} {value!r}: expected one of png, jpeg, webp.", param=param
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    width: int
+    height: int
+
+    @classmethod
+    def parse(cls, value: str, param: str = "size") -> Size:
+        m = _SIZE_RE.match(value)
+        if not m:
+            raise InvalidParameter(
+                f"Invalid size {value!r}: expected WIDTHxHEIGHT such as 1024x1024, or auto.",
+                param=param,
+            )
+        width, height = int(m.group(1)), int(m.group(2))
+        if width <= 0 or height <= 0:
+            raise InvalidParameter(f"Invalid size {value!r}: sides must be positive.", param=param)
+        return cls(width, height)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def longest_edge(self) -> int:
+        return max(self.width, self.height)
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """A client-supplied image: bytes already read, or a URL still to fetch."""
+
+    data: bytes | None = None
+    url: str | None = None
+    content_type: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRequest:
+    model: str
+    prompt: str
+    operation: Operation = Operation.GENERATE
+    n: int = 1
+    size: Size | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    quality: str | None = None
+    output_format: ImageFormat | None = None
+    output_compression: int | None = None
+    background: str | None = None
+    response_format: ResponseFormat = ResponseFormat.B64_JSON
+    style: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    images: tuple[ImageInput, ...] = ()
+    mask: ImageInput | None = None
+    user: str | None = None
+    stream: bool = False
+    native: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_tokens: int = 0
+    output_image_tokens: int = 0
+    output_text_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """One produced image: encoded bytes in `fmt`, or a URL not yet fetched."""
+
+    data: bytes | None
+    fmt: ImageFormat
+    width: int
+    height: int
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    images: tuple[GeneratedImage, ...]
+    usage: Usage | None = None
+    size: Size | None = None
+    quality: str | None = None
+    background: str | None = None
+    output_format: ImageFormat | None = None
+    text: str | None = None

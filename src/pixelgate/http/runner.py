@@ -1,0 +1,87 @@
+"""The endpoint runner: request id, authentication, error rendering in the client's dialect,
+and the usage-log row — the same for every endpoint."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pixelgate.auth.api_keys import extract_key
+from pixelgate.core.context import RequestContext
+from pixelgate.errors import AuthenticationError, GatewayError
+from pixelgate.http.jsonio import JSONResponse
+from pixelgate.services import Services
+
+__all__ = ["Dialect", "run_endpoint", "services_of"]
+
+log = logging.getLogger("pixelgate.http")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    render_error: Callable[[GatewayError], dict[str, Any]]
+    query_key: bool = False
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def error_response(dialect: Dialect, err: GatewayError) -> Response:
+    headers = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(err.retry_after)))
+    return JSONResponse(dialect.render_error(err), status_code=err.status, headers=headers)
+
+
+async def run_endpoint(
+    request: Request,
+    dialect: Dialect,
+    handler: Callable[[RequestContext], Awaitable[Response]],
+) -> Response:
+    services = services_of(request)
+    base = services.settings.public_url or str(request.base_url)
+    ctx = RequestContext(
+        request_id="req_" + uuid.uuid4().hex,
+        dialect=dialect.name,
+        endpoint=request.url.path,
+        base_url=base.rstrip("/"),
+    )
+    error_code: str | None = None
+    status = 500
+    try:
+        secret = extract_key(request.headers, request.query_params if dialect.query_key else None)
+        if secret is None:
+            raise AuthenticationError(
+                "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'."
+            )
+        principal = await services.keys.authenticate(secret)
+        if principal is None:
+            raise AuthenticationError("Invalid or revoked API key.")
+        ctx.principal = principal
+        response = await handler(ctx)
+    except GatewayError as err:
+        error_code = err.error_code
+        response = error_response(dialect, err)
+        if err.status >= 500:
+            log.warning("request %s failed: %s %s", ctx.request_id, err.error_code, err.message)
+    except Exception:
+        log.exception("request %s: unexpected error", ctx.request_id)
+        error_code = "internal_error"
+        response = error_response(
+            dialect, GatewayError("The gateway hit an internal error; it has been logged.")
+        )
+    status = response.status_code
+    response.headers["X-Request-Id"] = ctx.request_id
+    if ctx.dropped_params:
+        response.headers["X-Pixelgate-Dropped-Params"] = ",".join(ctx.dropped_params)
+    await services.usage.record(ctx, status, error_code)
+    return response

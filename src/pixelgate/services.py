@@ -1,0 +1,92 @@
+"""The process-wide services an app instance holds (built in the lifespan)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pixelgate.auth.api_keys import ApiKeyService
+from pixelgate.catalog import Catalog, load_catalog
+from pixelgate.core.executor import Executor
+from pixelgate.core.pipeline import Pipeline, PipelineDeps
+from pixelgate.core.router import Router
+from pixelgate.providers import ProviderSpec, load_providers
+from pixelgate.settings import GatewayConfig, Settings, load_config
+from pixelgate.storage.blobs import LocalBlobStore
+from pixelgate.storage.db import create_engine
+from pixelgate.storage.files import FileService
+from pixelgate.storage.usage import UsageLog
+
+__all__ = ["Services", "build_services", "load_gateway_config", "secret_key"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    config: GatewayConfig
+    engine: AsyncEngine
+    keys: ApiKeyService
+    files: FileService
+    usage: UsageLog
+    executor: Executor
+    router: Router
+    catalog: Catalog
+    pipeline: Pipeline
+
+    async def aclose(self) -> None:
+        await self.executor.aclose()
+        await self.engine.dispose()
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The signing secret: PIXELGATE_SECRET_KEY, or one generated once under the data dir."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path = Path(settings.data_dir) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip().encode()
+
+
+def load_gateway_config(settings: Settings) -> tuple[GatewayConfig, dict[str, ProviderSpec]]:
+    providers = load_providers()
+    return load_config(settings.config, frozenset(providers)), providers
+
+
+def build_services(settings: Settings) -> Services:
+    config, providers = load_gateway_config(settings)
+    engine = create_engine(settings.effective_database_url)
+    files = FileService(engine, LocalBlobStore(settings.images_dir), secret_key(settings))
+    executor = Executor()
+    router = Router(config)
+    catalog = load_catalog()
+    pipeline = Pipeline(
+        PipelineDeps(
+            router=router,
+            catalog=catalog,
+            providers=providers,
+            executor=executor,
+            files=files,
+            url_ttl_seconds=config.defaults.url_ttl_seconds,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+    )
+    return Services(
+        settings=settings,
+        config=config,
+        engine=engine,
+        keys=ApiKeyService(engine),
+        files=files,
+        usage=UsageLog(engine),
+        executor=executor,
+        router=router,
+        catalog=catalog,
+        pipeline=pipeline,
+    )

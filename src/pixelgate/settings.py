@@ -1,0 +1,191 @@
+"""Settings from the environment (prefix PIXELGATE_) and the YAML file of upstreams.
+
+Environment variables configure the process (where to listen, which database, secrets);
+the YAML file named by PIXELGATE_CONFIG declares providers, deployments and defaults.
+With no YAML file the embedded default serves the sandbox model `sandbox-image`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "ConfigError",
+    "Defaults",
+    "DeploymentConfig",
+    "GatewayConfig",
+    "ProviderConfig",
+    "Settings",
+    "load_config",
+]
+
+SANDBOX_MODEL = "sandbox-image"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Settings(BaseSettings):
+    """Process settings; every field can be set as PIXELGATE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="PIXELGATE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    config: Path | None = None
+    admin_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    public_url: str | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_images_per_request: int = 16
+    auto_migrate: bool = True
+    purge_interval_seconds: float = 600.0
+    log_level: str = "info"
+    workers: int = 1
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pixelgate.db').resolve()}"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Strict):
+    response_format: Literal["b64_json", "url"] = "b64_json"
+    url_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    sandbox: bool = True
+
+
+class Timeouts(_Strict):
+    connect: float = Field(default=10.0, gt=0)
+    read: float = Field(default=300.0, gt=0)
+    total: float = Field(default=600.0, gt=0)
+
+
+class ProviderConfig(_Strict):
+    type: str
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+class DeploymentConfig(_Strict):
+    model: str = Field(min_length=1)
+    provider: str
+    upstream_model: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def target_model(self) -> str:
+        return self.upstream_model or self.model
+
+
+class GatewayConfig(_Strict):
+    defaults: Defaults = Field(default_factory=Defaults)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    deployments: tuple[DeploymentConfig, ...] = ()
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the file, the key and the problem."""
+
+
+def _expand(value: Any, path: str, source: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{source}: key {path}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else str(k), source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{path}[{i}]", source) for i, v in enumerate(value)]
+    return value
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _with_sandbox(cfg: GatewayConfig) -> GatewayConfig:
+    if not cfg.defaults.sandbox or any(d.model == SANDBOX_MODEL for d in cfg.deployments):
+        return cfg
+    providers = dict(cfg.providers)
+    providers.setdefault("sandbox", ProviderConfig(type="sandbox"))
+    sandbox_name = next(n for n, p in providers.items() if p.type == "sandbox")
+    deployments = (*cfg.deployments, DeploymentConfig(model=SANDBOX_MODEL, provider=sandbox_name))
+    return cfg.model_copy(update={"providers": providers, "deployments": deployments})
+
+
+def load_config(path: Path | None, known_provider_types: frozenset[str]) -> GatewayConfig:
+    """Load and validate the YAML file (or the embedded default when `path` is None)."""
+    if path is None:
+        return _with_sandbox(GatewayConfig())
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: key (top level): expected a mapping")
+    data = _expand(raw, "", source)
+    try:
+        cfg = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{source}: key {_loc(first['loc'])}: {first['msg']}") from None
+    for name, provider in cfg.providers.items():
+        if provider.type not in known_provider_types:
+            known = ", ".join(sorted(known_provider_types))
+            raise ConfigError(
+                f"{source}: key providers.{name}.type: unknown provider type "
+                f"{provider.type!r} (known: {known})"
+            )
+    seen: set[str] = set()
+    for i, dep in enumerate(cfg.deployments):
+        if dep.provider not in cfg.providers:
+            raise ConfigError(
+                f"{source}: key deployments[{i}].provider: no provider named {dep.provider!r}"
+            )
+        for name in (dep.model, *dep.aliases):
+            if name in seen:
+                raise ConfigError(
+                    f"{source}: key deployments[{i}].model: {name!r} is declared twice"
+                )
+            seen.add(name)
+    return _with_sandbox(cfg)
