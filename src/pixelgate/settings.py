@@ -158,7 +158,12 @@ def load_config(path: Path | None, known_provider_types: frozenset[str]) -> Gate
     except FileNotFoundError:
         raise ConfigError(f"{source}: file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{source}: key (top level): not valid YAML: {problem}{where}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import socket
 from collections.abc import Iterator
@@ -12,8 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 
 from tests.fakes.images import image_bytes
+from tests.fakes.server import serve
 from tests.support.db import file_count, last_usage
 from tests.support.gateway import Gateway, start_gateway
 
@@ -242,13 +247,6 @@ def test_malformed_multipart(gateway: Gateway, files_before: int) -> None:
 
 
 def test_json_edit_with_data_url_and_http_url(gateway: Gateway, tmp_path: Path) -> None:
-    import base64
-
-    from tests.fakes.server import serve
-    from starlette.applications import Starlette
-    from starlette.responses import Response
-    from starlette.routing import Route
-
     served = image_bytes(80, 60, "JPEG")
 
     async def photo(_: Any) -> Response:
