@@ -44,3 +44,18 @@ def test_size_parse() -> None:
     assert str(Size.parse(" 64 x 32 ")) == "64x32"
     with pytest.raises(InvalidParameter):
         Size.parse("64x")
+
+
+async def test_convert_and_inspect() -> None:
+    from pixelgate.core.imaging import convert, inspect_image
+    from tests.fakes.images import image_bytes
+
+    png = image_bytes(40, 30, "PNG")
+    assert await inspect_image(png, "image") == (ImageFormat.PNG, 40, 30)
+    jpeg = await convert(png, ImageFormat.JPEG, 50)
+    assert await inspect_image(jpeg, "image") == (ImageFormat.JPEG, 40, 30)
+    webp = await convert(png, ImageFormat.WEBP, None)
+    assert (await inspect_image(webp, "image"))[0] is ImageFormat.WEBP
+    with pytest.raises(InvalidParameter) as info:
+        await inspect_image(b"GIF89a" + b"\0" * 20, "mask")
+    assert info.value.param == "mask"
