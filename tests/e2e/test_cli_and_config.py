@@ -15,6 +15,17 @@ from tests.fakes.server import free_port
 from tests.support.gateway import gateway_env, run_cli, start_gateway
 
 
+def wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("gateway did not become healthy")
+
+
 def serve_once(env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pixelgate.cli", "serve"],
@@ -120,6 +131,7 @@ def test_first_start_creates_and_prints_one_key(tmp_path: Path) -> None:
             lines.append(line)
         keys = [line.strip() for line in lines if line.strip().startswith("pg-")]
         assert len(keys) == 1
+        wait_healthy(port)
         resp = httpx.get(
             f"http://127.0.0.1:{port}/v1/models",
             headers={"Authorization": f"Bearer {keys[0]}"},

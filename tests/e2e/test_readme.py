@@ -46,10 +46,10 @@ def test_make_run_then_readme_snippets(tmp_path: Path) -> None:
             assert line and time.monotonic() < deadline, "".join(lines)
             lines.append(line)
         key = next(line.strip() for line in lines if line.strip().startswith("pg-"))
-        for _ in range(100):
+        for _ in range(200):
             try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
             except httpx.HTTPError:
                 time.sleep(0.1)
 
