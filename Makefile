@@ -30,8 +30,8 @@ run: install
 	exec $(BIN)/pixelgate serve
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: install-dev
 	$(BIN)/mypy
