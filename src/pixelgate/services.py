@@ -65,8 +65,8 @@ def build_services(settings: Settings) -> Services:
     engine = create_engine(settings.effective_database_url)
     files = FileService(engine, LocalBlobStore(settings.images_dir), secret_key(settings))
     executor = Executor()
-    router = Router(config)
     catalog = load_catalog()
+    router = Router(config, catalog.aliases)
     pipeline = Pipeline(
         PipelineDeps(
             router=router,

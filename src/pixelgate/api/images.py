@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageRequest, ResponseFormat
+from pixelgate.core.streaming import CompletedImage, StreamEvent
 from pixelgate.dialects import openai_images
-from pixelgate.errors import RequestError, UnsupportedMediaType
+from pixelgate.errors import GatewayError, RequestError, UnsupportedMediaType
 from pixelgate.http.jsonio import JSONResponse, read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 
@@ -25,8 +31,38 @@ async def _respond(ctx: RequestContext, request: Request, req: ImageRequest) -> 
     ctx.operation = req.operation.value
     ctx.model = req.model
     ctx.prompt_preview = req.prompt
-    outcome = await services_of(request).pipeline.images(ctx, req)
+    pipeline = services_of(request).pipeline
+    if req.stream:
+        events = await pipeline.open_stream(ctx, req)
+        return StreamingResponse(
+            _sse(ctx, req, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+    outcome = await pipeline.images(ctx, req)
     return JSONResponse(openai_images.render(outcome))
+
+
+async def _sse(
+    ctx: RequestContext, req: ImageRequest, events: AsyncIterator[StreamEvent]
+) -> AsyncIterator[bytes]:
+    """OpenAI image stream events as they arrive; an error after the first byte becomes an
+    `error` event (the status line has already gone out)."""
+    try:
+        async for event in events:
+            if isinstance(event, CompletedImage):
+                image = event.image
+                b64 = image.b64 or base64.b64encode(image.data or b"").decode("ascii")
+                ctx.images += 1
+                ctx.bytes_out += len(b64) * 3 // 4
+            else:
+                b64 = event.b64
+            name, payload = openai_images.render_stream_event(req, event, b64)
+            yield b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+    except GatewayError as err:
+        ctx.stream_error = err.error_code
+        payload = {"type": "error", **openai_images.render_error(err)}
+        yield b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 def _default_rf(request: Request) -> ResponseFormat:
@@ -48,13 +84,7 @@ async def edits(request: Request) -> Response:
         settings = services_of(request).settings
         ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if ctype == "multipart/form-data":
-            try:
-                form = await request.form(
-                    max_files=settings.max_images_per_request + 1, max_fields=MAX_FORM_FIELDS
-                )
-            except (MultiPartException, HTTPException) as exc:
-                detail = getattr(exc, "detail", None) or getattr(exc, "message", str(exc))
-                raise RequestError(f"Malformed multipart body: {detail}") from None
+            form = await _read_form(request)
             try:
                 req = await openai_images.parse_edit_form(
                     form, _default_rf(request), settings.max_images_per_request
@@ -76,7 +106,36 @@ async def edits(request: Request) -> Response:
     return await run_endpoint(request, OPENAI, handle)
 
 
+async def variations(request: Request) -> Response:
+    async def handle(ctx: RequestContext) -> Response:
+        ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if ctype != "multipart/form-data":
+            raise UnsupportedMediaType(
+                "Image variations take multipart/form-data with an 'image' file."
+            )
+        form = await _read_form(request)
+        try:
+            req = await openai_images.parse_variation_form(form, _default_rf(request))
+        finally:
+            await form.close()
+        return await _respond(ctx, request, req)
+
+    return await run_endpoint(request, OPENAI, handle)
+
+
+async def _read_form(request: Request) -> FormData:
+    settings = services_of(request).settings
+    try:
+        return await request.form(
+            max_files=settings.max_images_per_request + 1, max_fields=MAX_FORM_FIELDS
+        )
+    except (MultiPartException, HTTPException) as exc:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message", str(exc))
+        raise RequestError(f"Malformed multipart body: {detail}") from None
+
+
 routes = [
     Route("/v1/images/generations", generations, methods=["POST"]),
     Route("/v1/images/edits", edits, methods=["POST"]),
+    Route("/v1/images/variations", variations, methods=["POST"]),
 ]

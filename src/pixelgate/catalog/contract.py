@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pixelgate.core.models import ImageFormat, ImageRequest, Operation, Size
 from pixelgate.errors import InvalidParameter
 
-__all__ = ["Catalog", "ModelContract", "SizeRule", "load_catalog"]
+__all__ = ["GATEWAY_FIELDS", "Catalog", "ModelContract", "SizeRule", "load_catalog"]
+
+# Fields the gateway itself consumes; never forwarded upstream and never reported as dropped.
+GATEWAY_FIELDS = frozenset({"async", "callback_url", "operation"})
 
 
 class SizeRule(BaseModel):
@@ -62,7 +65,32 @@ class ModelContract(BaseModel):
     backgrounds: tuple[str, ...] = ()
     transparent_formats: tuple[ImageFormat, ...] = (ImageFormat.PNG, ImageFormat.WEBP)
     compression_formats: tuple[ImageFormat, ...] = (ImageFormat.JPEG, ImageFormat.WEBP)
+    aspect_ratios: tuple[str, ...] = ()
+    resolutions: tuple[str, ...] = ()
+    # Other enumerated fields, validated on the client's value (e.g. style, input_fidelity).
+    choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    max_input_images: int = 16
+    streaming: bool = False
+    partial_images_max: int = 3
+    # Fields forwarded upstream, per operation; None forwards every field the client sent.
+    params: dict[Operation, tuple[str, ...]] | None = None
+    # Fields the gateway always sends upstream (e.g. response_format: b64_json for dall-e).
+    upstream_overrides: dict[str, Any] = Field(default_factory=dict)
     echo_fields: bool = False
+
+    def forward(self, req: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+        """Split the client's fields into those forwarded upstream and those dropped."""
+        native = {k: v for k, v in req.native.items() if k not in GATEWAY_FIELDS}
+        if self.params is None:
+            kept = native
+        else:
+            allowed = set(self.params.get(req.operation, ()))
+            kept = {k: v for k, v in native.items() if k in allowed}
+        dropped = sorted(k for k in native if k not in kept)
+        if self.params is not None:
+            allowed = set(self.params.get(req.operation, ()))
+            kept.update({k: v for k, v in self.upstream_overrides.items() if k in allowed})
+        return kept, dropped
 
     def check(self, req: ImageRequest) -> ImageRequest:
         """Return `req` with defaults filled in, or raise InvalidParameter naming the rule."""
@@ -81,15 +109,37 @@ class ModelContract(BaseModel):
             raise InvalidParameter(
                 f"n must be between 1 and {self.n_max} for {req.model!r}.", param="n"
             )
+        if len(req.images) > self.max_input_images:
+            raise InvalidParameter(
+                f"{req.model!r} takes at most {self.max_input_images} input image(s).",
+                param="image",
+            )
+        if req.stream and not self.streaming:
+            raise InvalidParameter(f"{req.model!r} does not support streaming.", param="stream")
+        if (
+            req.partial_images is not None
+            and not 0 <= req.partial_images <= self.partial_images_max
+        ):
+            raise InvalidParameter(
+                f"partial_images must be between 0 and {self.partial_images_max}.",
+                param="partial_images",
+            )
         size = self._check_size(req)
         self._check_choice("quality", req.quality, self.qualities, req.model)
         self._check_choice("background", req.background, self.backgrounds, req.model)
+        self._check_choice("style", req.style, self.choices.get("style", ()), req.model)
+        for name, values in self.choices.items():
+            value = req.native.get(name)
+            if name != "style" and value is not None:
+                self._check_choice(name, str(value), values, req.model)
+        self._check_geometry("aspect_ratio", req.aspect_ratio, self.aspect_ratios, req.model)
+        self._check_geometry("resolution", req.resolution, self.resolutions, req.model)
         fmt = req.output_format or self.output_formats[0]
         if fmt not in self.output_formats:
-            allowed = ", ".join(f.value for f in self.output_formats)
+            supported = ", ".join(f.value for f in self.output_formats)
             raise InvalidParameter(
                 f"output_format {fmt.value!r} is not supported by {req.model!r} "
-                f"(supported: {allowed}).",
+                f"(supported: {supported}).",
                 param="output_format",
             )
         if req.background == "transparent" and fmt not in self.transparent_formats:
@@ -111,11 +161,20 @@ class ModelContract(BaseModel):
 
     def _check_size(self, req: ImageRequest) -> Size | None:
         if req.size is None:
+            sent = req.native.get("size")
+            if isinstance(sent, str) and sent.strip().lower() == "auto" and not self.sizes.auto:
+                allowed = ", ".join(self.sizes.fixed)
+                raise InvalidParameter(
+                    f"Invalid size 'auto' for {req.model!r}: supported sizes are {allowed}.",
+                    param="size",
+                )
             # Edits without a size keep the input image's size ("auto").
             if self.default_size and req.operation is Operation.GENERATE:
                 return Size.parse(self.default_size)
             return None
         spec = self.sizes
+        if not spec.fixed and spec.flexible is None:
+            return None  # the model takes no size; the field is dropped, not refused
         if str(req.size) in spec.fixed:
             return req.size
         if spec.flexible is not None:
@@ -132,11 +191,26 @@ class ModelContract(BaseModel):
         )
 
     @staticmethod
-    def _check_choice(param: str, value: str | None, allowed: tuple[str, ...], model: str) -> None:
+    def _check_geometry(
+        param: str, value: str | None, allowed: tuple[str, ...], model: str
+    ) -> None:
+        """Geometry the model cannot honour is refused, never silently ignored."""
         if value is None:
             return
         if not allowed:
-            raise InvalidParameter(f"{model!r} does not take the {param} parameter.", param=param)
+            raise InvalidParameter(f"{model!r} does not support {param}.", param=param)
+        if value not in allowed:
+            raise InvalidParameter(
+                f"Invalid {param} {value!r} for {model!r}: expected one of {', '.join(allowed)}.",
+                param=param,
+            )
+
+    @staticmethod
+    def _check_choice(param: str, value: str | None, allowed: tuple[str, ...], model: str) -> None:
+        """A value outside the model's list is refused; a field the model does not take at
+        all (no list) is dropped before forwarding instead."""
+        if value is None or not allowed:
+            return
         if value not in allowed:
             raise InvalidParameter(
                 f"Invalid {param} {value!r} for {model!r}: expected one of {', '.join(allowed)}.",
@@ -145,11 +219,14 @@ class ModelContract(BaseModel):
 
 
 class Catalog:
-    """The model contracts, by client-facing model name."""
+    """The model contracts, by client-facing model name, and the shipped aliases."""
 
-    def __init__(self, contracts: dict[str, ModelContract]) -> None:
+    def __init__(
+        self, contracts: dict[str, ModelContract], aliases: dict[str, str] | None = None
+    ) -> None:
         self._default = contracts.pop("_default", ModelContract())
         self._contracts = contracts
+        self.aliases = aliases or {}
 
     def contract(self, model: str) -> ModelContract:
         return self._contracts.get(model, self._default)
@@ -161,4 +238,5 @@ class Catalog:
 def load_catalog() -> Catalog:
     text = resources.files("pixelgate.catalog").joinpath("models.yaml").read_text("utf-8")
     raw: dict[str, Any] = yaml.safe_load(text)
-    return Catalog({k: ModelContract.model_validate(v) for k, v in raw["models"].items()})
+    contracts = {k: ModelContract.model_validate(v) for k, v in raw["models"].items()}
+    return Catalog(contracts, dict(raw.get("aliases") or {}))

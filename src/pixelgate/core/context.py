@@ -24,6 +24,8 @@ class RequestContext:
     images: int = 0
     bytes_out: int = 0
     dropped_params: list[str] = field(default_factory=list)
+    # Set when a streamed answer fails after its first byte (the status stays 200).
+    stream_error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property

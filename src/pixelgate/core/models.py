@@ -19,6 +19,7 @@ __all__ = [
     "ResponseFormat",
     "Size",
     "Usage",
+    "sniff_format",
 ]
 
 _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[x*\u00d7]\s*(\d{1,5})\s*$", re.IGNORECASE)
@@ -123,7 +124,11 @@ class ImageRequest:
     mask: ImageInput | None = None
     user: str | None = None
     stream: bool = False
+    partial_images: int | None = None
     native: dict[str, Any] = field(default_factory=dict)
+    # The client's fields that the upstream will receive: `native` filtered by the model's
+    # contract (see catalog.contract.ModelContract.forward), set by the pipeline.
+    upstream_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,8 @@ class Usage:
     output_tokens: int = 0
     output_image_tokens: int = 0
     output_text_tokens: int = 0
+    # What the upstream says the call cost, in micro-USD, when it reports it (xAI does).
+    upstream_cost_micros: int | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -142,14 +149,28 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedImage:
-    """One produced image: encoded bytes in `fmt`, or a URL not yet fetched."""
+    """One produced image: encoded bytes, its base64 text as the upstream sent it (kept so
+    an unchanged image is never decoded and re-encoded), or a URL not yet fetched.
+    `width`/`height` are 0 when unknown."""
 
     data: bytes | None
     fmt: ImageFormat
-    width: int
-    height: int
+    width: int = 0
+    height: int = 0
     url: str | None = None
     revised_prompt: str | None = None
+    b64: str | None = None
+
+
+def sniff_format(head: bytes) -> ImageFormat | None:
+    """The format of encoded image bytes from their first bytes, or None."""
+    if head.startswith(b"\x89PNG"):
+        return ImageFormat.PNG
+    if head.startswith(b"\xff\xd8"):
+        return ImageFormat.JPEG
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ImageFormat.WEBP
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,21 @@
 """The one pipeline every image endpoint goes through.
 
-parse (dialect) → resolve model → contract check → load input images → route → provider →
-post-process (format conversion, store + sign for url) → render (dialect). Usage logging
-wraps the whole call in the endpoint runner, so failures are logged too.
+parse (dialect) → resolve model → contract check → load input images → forward/drop fields →
+route → provider → post-process (format conversion, store + sign for url) → render (dialect).
+Usage logging wraps the whole call in the endpoint runner, so failures are logged too.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pixelgate.catalog import Catalog
+from pixelgate.catalog import Catalog, ModelContract
 from pixelgate.core.context import RequestContext
-from pixelgate.core.executor import Executor
+from pixelgate.core.executor import Executor, UpstreamStream
 from pixelgate.core.imaging import convert, inspect_image
 from pixelgate.core.models import (
     GeneratedImage,
@@ -23,11 +25,26 @@ from pixelgate.core.models import (
     ResponseFormat,
 )
 from pixelgate.core.router import Router
-from pixelgate.errors import GatewayError, InvalidParameter, UpstreamBadResponse
-from pixelgate.providers.base import HttpAdapter, LocalEngine, ProviderSpec, Route
+from pixelgate.core.streaming import StreamEvent
+from pixelgate.errors import (
+    GatewayError,
+    InvalidParameter,
+    UpstreamAuthError,
+    UpstreamBadResponse,
+)
+from pixelgate.providers.base import (
+    HttpAdapter,
+    LocalEngine,
+    ProviderSpec,
+    Route,
+    StreamingAdapter,
+    StreamingEngine,
+)
 from pixelgate.storage.files import FileService
 
-__all__ = ["ImageOutcome", "OutputImage", "Pipeline"]
+__all__ = ["ImageOutcome", "OutputImage", "Pipeline", "PipelineDeps"]
+
+log = logging.getLogger("pixelgate.pipeline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +73,54 @@ class PipelineDeps:
     max_upload_bytes: int
 
 
+def _redact(err: GatewayError, route: Route) -> GatewayError:
+    """No credential of the route may reach a client, whatever the upstream echoed."""
+    for secret in route.secrets:
+        if secret in err.message:
+            err.message = err.message.replace(secret, "***")
+    return err
+
+
 class Pipeline:
     def __init__(self, deps: PipelineDeps) -> None:
         self.deps = deps
 
     async def images(self, ctx: RequestContext, req: ImageRequest) -> ImageOutcome:
+        routes, contract, req = await self._prepare(ctx, req)
+        result = await self._call(ctx, req, routes)
+        outputs = await self._deliver(ctx, req, result)
+        return ImageOutcome(req, result, outputs, contract.echo_fields)
+
+    async def open_stream(
+        self, ctx: RequestContext, req: ImageRequest
+    ) -> AsyncIterator[StreamEvent]:
+        """Validate, then open the upstream stream; errors before the first event raise here
+        (so they are ordinary error answers), later ones raise from the iterator."""
+        routes, _, req = await self._prepare(ctx, req)
+        last: GatewayError | None = None
+        for route in routes:
+            ctx.deployment = route.name
+            try:
+                return await self._open_route_stream(req, route)
+            except GatewayError as exc:
+                last = self._note_failure(exc, route)
+                if not last.retryable:
+                    raise last from None
+        assert last is not None
+        raise last
+
+    async def _prepare(
+        self, ctx: RequestContext, req: ImageRequest
+    ) -> tuple[list[Route], ModelContract, ImageRequest]:
         routes = self.deps.router.plan(req.model)
         canonical = routes[0].deployment.model
         contract = self.deps.catalog.contract(canonical)
         req = contract.check(dataclasses.replace(req, model=canonical))
         ctx.model = canonical
         req = await self._load_inputs(req)
-        result = await self._call(ctx, req, routes)
-        outputs = await self._deliver(ctx, req, result)
-        return ImageOutcome(req, result, outputs, contract.echo_fields)
+        forward, dropped = contract.forward(req)
+        ctx.dropped_params = dropped
+        return routes, contract, dataclasses.replace(req, upstream_params=forward)
 
     async def _load_inputs(self, req: ImageRequest) -> ImageRequest:
         images = []
@@ -98,6 +149,12 @@ class Pipeline:
         fmt, _, _ = await inspect_image(data, param)
         return ImageInput(data=data, content_type=fmt.mime, filename=item.filename)
 
+    def _note_failure(self, exc: GatewayError, route: Route) -> GatewayError:
+        exc = _redact(exc, route)
+        if isinstance(exc, UpstreamAuthError):
+            log.warning("deployment %s: upstream refused its credentials", route.name)
+        return exc
+
     async def _call(
         self, ctx: RequestContext, req: ImageRequest, routes: list[Route]
     ) -> ImageResult:
@@ -108,9 +165,9 @@ class Pipeline:
             try:
                 return await self._call_route(spec, req, route)
             except GatewayError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
+                last = self._note_failure(exc, route)
+                if not last.retryable:
+                    raise last from None
         assert last is not None
         raise last
 
@@ -126,38 +183,82 @@ class Pipeline:
             return await engine.run(req, route)
         raise TypeError(f"provider {spec.type} has no engine")
 
+    async def _open_route_stream(
+        self, req: ImageRequest, route: Route
+    ) -> AsyncIterator[StreamEvent]:
+        engine = self.deps.providers[route.provider.type].engine
+        if isinstance(engine, StreamingEngine):
+            return engine.stream(req, route)
+        if not isinstance(engine, StreamingAdapter) or not isinstance(engine, HttpAdapter):
+            raise InvalidParameter(f"{route.name} cannot stream.", param="stream")
+        opened = await self.deps.executor.open_stream(
+            engine.stream_request(req, route), route.provider.timeouts
+        )
+        if not isinstance(opened, UpstreamStream):
+            raise engine.map_error(opened, route)
+        return self._relay(engine, opened, req, route)
+
+    async def _relay(
+        self, adapter: StreamingAdapter, stream: UpstreamStream, req: ImageRequest, route: Route
+    ) -> AsyncIterator[StreamEvent]:
+        try:
+            async for sse in stream.events():
+                for event in adapter.parse_event(sse, req, route):
+                    yield event
+        except GatewayError as exc:
+            raise _redact(exc, route) from None
+        finally:
+            await stream.aclose()
+
     async def _deliver(
         self, ctx: RequestContext, req: ImageRequest, result: ImageResult
     ) -> tuple[OutputImage, ...]:
         if not result.images:
             raise UpstreamBadResponse("The upstream returned no image.")
         outputs = []
-        wanted = req.output_format
         for image in result.images:
-            image = await self._materialise(image, req)
-            data = image.data
-            assert data is not None
-            fmt = image.fmt
-            if wanted is not None and fmt is not wanted:
-                data = await convert(data, wanted, req.output_compression)
-                fmt = wanted
-            ctx.images += 1
-            ctx.bytes_out += len(data)
-            if req.response_format is ResponseFormat.URL:
-                stored = await self.deps.files.store(
-                    data, fmt, ctx.key_id, self.deps.url_ttl_seconds
-                )
-                exp = int(stored.expires_at.timestamp())
-                url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
-                outputs.append(OutputImage(url=url, revised_prompt=image.revised_prompt))
-            else:
-                b64 = base64.b64encode(data).decode("ascii")
-                outputs.append(OutputImage(b64_json=b64, revised_prompt=image.revised_prompt))
+            outputs.append(await self.deliver_one(ctx, req, image))
         return tuple(outputs)
 
-    async def _materialise(self, image: GeneratedImage, req: ImageRequest) -> GeneratedImage:
+    async def deliver_one(
+        self, ctx: RequestContext, req: ImageRequest, image: GeneratedImage
+    ) -> OutputImage:
+        """Convert if needed, then inline as base64 or store once and sign a link."""
+        wanted = req.output_format
+        passthrough = image.b64 is not None and (wanted is None or image.fmt is wanted)
+        if passthrough and req.response_format is ResponseFormat.B64_JSON:
+            assert image.b64 is not None
+            ctx.images += 1
+            ctx.bytes_out += len(image.b64) * 3 // 4
+            return OutputImage(b64_json=image.b64, revised_prompt=image.revised_prompt)
+        image = await self._materialise(image)
+        data = image.data
+        assert data is not None
+        fmt = image.fmt
+        if wanted is not None and fmt is not wanted:
+            data = await convert(data, wanted, req.output_compression)
+            fmt = wanted
+        ctx.images += 1
+        ctx.bytes_out += len(data)
+        if req.response_format is ResponseFormat.URL:
+            ttl = self.deps.url_ttl_seconds
+            stored = await self.deps.files.store(data, fmt, ctx.key_id, ttl)
+            exp = int(stored.expires_at.timestamp())
+            url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
+            return OutputImage(url=url, revised_prompt=image.revised_prompt)
+        b64 = base64.b64encode(data).decode("ascii")
+        return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt)
+
+    async def _materialise(self, image: GeneratedImage) -> GeneratedImage:
+        """Bytes for an image given as base64 or as a (short-lived) upstream URL."""
         if image.data is not None:
             return image
+        if image.b64 is not None:
+            try:
+                data = base64.b64decode(image.b64, validate=False)
+            except ValueError:
+                raise UpstreamBadResponse("The upstream sent invalid base64.") from None
+            return dataclasses.replace(image, data=data)
         if image.url is None:
             raise UpstreamBadResponse("The upstream returned an image with no data.")
         try:

@@ -10,9 +10,10 @@ __all__ = ["Router"]
 
 
 class Router:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, aliases: dict[str, str] | None = None) -> None:
         self._routes: dict[str, list[Route]] = {}
         self._canonical: dict[str, str] = {}
+        self._aliases = aliases or {}
         for dep in config.deployments:
             route = Route(dep, dep.provider, config.providers[dep.provider])
             self._routes.setdefault(dep.model, []).append(route)
@@ -24,11 +25,10 @@ class Router:
 
     def canonical(self, model: str) -> str:
         """The configured model name for a name, alias, or `prefix/name` form."""
-        if model in self._canonical:
-            return self._canonical[model]
         _, _, bare = model.rpartition("/")
-        if bare in self._canonical:
-            return self._canonical[bare]
+        for name in (model, bare, self._aliases.get(model), self._aliases.get(bare)):
+            if name is not None and name in self._canonical:
+                return self._canonical[name]
         raise ModelNotFound(f"The model {model!r} does not exist.", param="model")
 
     def plan(self, model: str) -> list[Route]:

@@ -12,8 +12,9 @@ from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 
-from pixelgate.core.models import ImageInput, ImageRequest, Operation, ResponseFormat
+from pixelgate.core.models import ImageInput, ImageRequest, Operation, ResponseFormat, Usage
 from pixelgate.core.pipeline import ImageOutcome
+from pixelgate.core.streaming import PartialImage, StreamEvent
 from pixelgate.dialects.fields import (
     opt_bool,
     opt_format,
@@ -31,8 +32,10 @@ __all__ = [
     "parse_edit_form",
     "parse_edit_json",
     "parse_generation",
+    "parse_variation_form",
     "render",
     "render_error",
+    "render_stream_event",
 ]
 
 NAME = "openai"
@@ -55,6 +58,9 @@ def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dic
         "seed": opt_int(body, "seed", form),
         "negative_prompt": opt_str(body, "negative_prompt"),
         "stream": bool(opt_bool(body, "stream", form)),
+        "partial_images": opt_int(body, "partial_images", form),
+        "aspect_ratio": opt_str(body, "aspect_ratio"),
+        "resolution": opt_str(body, "resolution"),
     }
 
 
@@ -107,6 +113,34 @@ async def parse_edit_form(
     )
 
 
+async def parse_variation_form(form: FormData, default_rf: ResponseFormat) -> ImageRequest:
+    """dall-e-2 variations: one `image` file and no prompt."""
+    scalars: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if key == "image":
+            continue
+        if not isinstance(value, str):
+            raise InvalidParameter(f"{key} must be a form field, not a file.", param=key)
+        scalars[key] = value
+    part = form.get("image")
+    if part is None or isinstance(part, str):
+        raise InvalidParameter("image is required: upload it as a file part.", param="image")
+    image = _upload(part, "image", await part.read())
+    n = opt_int(scalars, "n", form=True)
+    return ImageRequest(
+        model=req_str(scalars, "model"),
+        prompt="",
+        operation=Operation.VARIATION,
+        n=1 if n is None else n,
+        size=opt_size(scalars),
+        response_format=response_format(scalars, default_rf),
+        output_format=opt_format(scalars),
+        user=opt_str(scalars, "user"),
+        images=(image,),
+        native=scalars,
+    )
+
+
 def _ref(value: Any, param: str) -> ImageInput:
     if not isinstance(value, dict) or set(value) - {"image_url", "file_id"}:
         raise InvalidParameter(f"{param} must be an object with image_url.", param=param)
@@ -155,22 +189,57 @@ def render(outcome: ImageOutcome) -> dict[str, Any]:
             body["quality"] = result.quality
         if result.size:
             body["size"] = str(result.size)
-    if result.usage is not None:
-        u = result.usage
-        body["usage"] = {
-            "input_tokens": u.input_tokens,
-            "input_tokens_details": {
-                "text_tokens": u.input_text_tokens,
-                "image_tokens": u.input_image_tokens,
-            },
-            "output_tokens": u.output_tokens,
-            "output_tokens_details": {
-                "image_tokens": u.output_image_tokens,
-                "text_tokens": u.output_text_tokens,
-            },
-            "total_tokens": u.total_tokens,
-        }
+    if result.usage is not None and (result.usage.total_tokens or outcome.echo_fields):
+        body["usage"] = _usage_json(result.usage)
     return body
+
+
+def _usage_json(u: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": u.input_tokens,
+        "input_tokens_details": {
+            "text_tokens": u.input_text_tokens,
+            "image_tokens": u.input_image_tokens,
+        },
+        "output_tokens": u.output_tokens,
+        "output_tokens_details": {
+            "image_tokens": u.output_image_tokens,
+            "text_tokens": u.output_text_tokens,
+        },
+        "total_tokens": u.total_tokens,
+    }
+
+
+def render_stream_event(
+    req: ImageRequest, event: StreamEvent, b64: str
+) -> tuple[str, dict[str, Any]]:
+    """OpenAI's image stream event (name, payload) for one partial or completed image."""
+    prefix = "image_generation" if req.operation is Operation.GENERATE else "image_edit"
+    fmt = req.output_format.value if req.output_format else "png"
+    common: dict[str, Any] = {
+        "b64_json": b64,
+        "created_at": int(time.time()),
+        "size": str(req.size) if req.size else "auto",
+        "quality": req.quality or "auto",
+        "background": req.background or "auto",
+        "output_format": fmt,
+    }
+    if isinstance(event, PartialImage):
+        name = f"{prefix}.partial_image"
+        return name, {"type": name, **common, "partial_image_index": event.partial_index}
+    name = f"{prefix}.completed"
+    for key in ("size", "quality", "background"):
+        value = getattr(event, key)
+        if value:
+            common[key] = value
+    if event.output_format is not None:
+        common["output_format"] = event.output_format.value
+    payload: dict[str, Any] = {"type": name, **common}
+    if event.usage is not None:
+        usage = _usage_json(event.usage)
+        usage.pop("output_tokens_details")
+        payload["usage"] = usage
+    return name, payload
 
 
 def render_error(err: GatewayError) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from pixelgate.auth.api_keys import extract_key
 from pixelgate.core.context import RequestContext
@@ -83,5 +84,12 @@ async def run_endpoint(
     response.headers["X-Request-Id"] = ctx.request_id
     if ctx.dropped_params:
         response.headers["X-Pixelgate-Dropped-Params"] = ",".join(ctx.dropped_params)
-    await services.usage.record(ctx, status, error_code)
+    if isinstance(response, StreamingResponse):
+        # Log once the stream has ended, with what it really delivered.
+        async def record_after_stream() -> None:
+            await services.usage.record(ctx, status, ctx.stream_error or error_code)
+
+        response.background = BackgroundTask(record_after_stream)
+    else:
+        await services.usage.record(ctx, status, error_code)
     return response

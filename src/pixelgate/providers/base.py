@@ -3,10 +3,12 @@ executor drives, or a local engine that produces images in-process (the sandbox)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from pixelgate.core.models import ImageRequest, ImageResult
+from pixelgate.core.streaming import SseEvent, StreamEvent
 from pixelgate.errors import GatewayError
 from pixelgate.settings import DeploymentConfig, ProviderConfig
 
@@ -15,6 +17,8 @@ __all__ = [
     "LocalEngine",
     "ProviderSpec",
     "Route",
+    "StreamingAdapter",
+    "StreamingEngine",
     "UpstreamRequest",
     "UpstreamResponse",
 ]
@@ -35,6 +39,14 @@ class Route:
     @property
     def name(self) -> str:
         return f"{self.provider_name}/{self.upstream_model}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Credential values of this route, for redaction from anything a client sees."""
+        values = [v.get_secret_value() for v in self.provider.headers.values()]
+        if self.provider.api_key is not None:
+            values.append(self.provider.api_key.get_secret_value())
+        return tuple(v for v in values if len(v) >= 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,24 @@ class LocalEngine(Protocol):
     """Produces images in-process, without network I/O."""
 
     async def run(self, req: ImageRequest, route: Route) -> ImageResult: ...
+
+
+@runtime_checkable
+class StreamingAdapter(Protocol):
+    """An HTTP adapter that can also stream (optional capability)."""
+
+    def stream_request(self, req: ImageRequest, route: Route) -> UpstreamRequest: ...
+
+    def parse_event(self, event: SseEvent, req: ImageRequest, route: Route) -> list[StreamEvent]:
+        """Events for one upstream SSE event; raises a GatewayError for an error event."""
+        ...
+
+
+@runtime_checkable
+class StreamingEngine(Protocol):
+    """A local engine that can also stream (optional capability)."""
+
+    def stream(self, req: ImageRequest, route: Route) -> AsyncIterator[StreamEvent]: ...
 
 
 @dataclass(frozen=True, slots=True)

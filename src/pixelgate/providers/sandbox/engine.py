@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import AsyncIterator
+
 import anyio
 
 from pixelgate.core.models import (
@@ -13,46 +16,67 @@ from pixelgate.core.models import (
     Size,
     Usage,
 )
+from pixelgate.core.streaming import CompletedImage, PartialImage, StreamEvent
 from pixelgate.providers.base import Route
-from pixelgate.providers.sandbox.render import RenderSpec, render
+from pixelgate.providers.sandbox.render import RenderSpec, coarse_preview, render
 
 __all__ = ["SandboxEngine"]
 
-DEFAULT_SIZE = Size(1024, 1024)
+
+def _spec(req: ImageRequest, index: int) -> RenderSpec:
+    return RenderSpec(
+        prompt=req.prompt,
+        seed=req.seed,
+        size=req.size,
+        fmt=req.output_format or ImageFormat.PNG,
+        compression=req.output_compression,
+        transparent=req.background == "transparent",
+        edit=req.operation in (Operation.EDIT, Operation.IMAGE_TO_IMAGE, Operation.VARIATION),
+        sources=tuple(i.data for i in req.images if i.data is not None),
+        mask=req.mask.data if req.mask is not None else None,
+        index=index,
+    )
+
+
+def _usage(req: ImageRequest) -> Usage:
+    prompt_tokens = max(1, len(req.prompt) // 4)
+    return Usage(input_tokens=prompt_tokens, input_text_tokens=prompt_tokens)
 
 
 class SandboxEngine:
     async def run(self, req: ImageRequest, route: Route) -> ImageResult:
         fmt = req.output_format or ImageFormat.PNG
-        sources = tuple(i.data for i in req.images if i.data is not None)
-        mask = req.mask.data if req.mask is not None else None
         images = []
         for index in range(req.n):
-            spec = RenderSpec(
-                prompt=req.prompt,
-                seed=req.seed,
-                size=req.size,
-                fmt=fmt,
-                compression=req.output_compression,
-                transparent=req.background == "transparent",
-                edit=req.operation in (Operation.EDIT, Operation.IMAGE_TO_IMAGE),
-                sources=sources,
-                mask=mask,
-                index=index,
-            )
-            data, width, height = await anyio.to_thread.run_sync(render, spec)
+            data, width, height = await anyio.to_thread.run_sync(render, _spec(req, index))
             images.append(GeneratedImage(data=data, fmt=fmt, width=width, height=height))
         first = images[0]
-        prompt_tokens = max(1, len(req.prompt) // 4)
         return ImageResult(
             images=tuple(images),
-            usage=Usage(
-                input_tokens=prompt_tokens,
-                input_text_tokens=prompt_tokens,
-                output_tokens=0,
-            ),
+            usage=_usage(req),
             size=Size(first.width, first.height),
             quality="high" if req.quality in (None, "auto") else req.quality,
             background="transparent" if req.background == "transparent" else "opaque",
             output_format=fmt,
         )
+
+    async def stream(self, req: ImageRequest, route: Route) -> AsyncIterator[StreamEvent]:
+        """Each image's partials (coarse previews of the final picture), then the image."""
+        fmt = req.output_format or ImageFormat.PNG
+        for index in range(req.n):
+            spec = _spec(req, index)
+            data, width, height = await anyio.to_thread.run_sync(render, spec)
+            for step in range(req.partial_images or 0):
+                preview = await anyio.to_thread.run_sync(
+                    coarse_preview, data, fmt, step, req.partial_images or 0
+                )
+                yield PartialImage(base64.b64encode(preview).decode("ascii"), step, index)
+            yield CompletedImage(
+                image=GeneratedImage(data=data, fmt=fmt, width=width, height=height),
+                usage=_usage(req) if index == 0 else None,
+                size=f"{width}x{height}",
+                quality="high" if req.quality in (None, "auto") else req.quality,
+                background="transparent" if req.background == "transparent" else "opaque",
+                output_format=fmt,
+                image_index=index,
+            )

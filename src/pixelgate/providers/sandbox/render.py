@@ -11,7 +11,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
 
 from pixelgate.core.models import ImageFormat, Size
 
-__all__ = ["RenderSpec", "render"]
+__all__ = ["RenderSpec", "coarse_preview", "render"]
 
 _DEFAULT = Size(1024, 1024)
 
@@ -143,3 +143,12 @@ def render(spec: RenderSpec) -> tuple[bytes, int, int]:
     if not spec.transparent and spec.fmt is not ImageFormat.JPEG and not spec.edit:
         img = img.convert("RGB")
     return _encode(img, spec.fmt, spec.compression), img.width, img.height
+
+
+def coarse_preview(data: bytes, fmt: ImageFormat, step: int, steps: int) -> bytes:
+    """A blocky preview of the final image, sharper with each step (for streamed partials)."""
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    factor = 2 ** (steps - step + 1)
+    small = img.resize((max(1, img.width // factor), max(1, img.height // factor)))
+    return _encode(small.resize(img.size, Image.Resampling.NEAREST), fmt, None)
