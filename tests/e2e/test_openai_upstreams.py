@@ -154,7 +154,7 @@ def test_dall_e_2_edit_and_variation(up: Upstreams) -> None:
     )
     assert edit.data and decode(edit.data[0].b64_json).size == (256, 256)
     before = len(up.openai.requests)
-    variation = c.images.create_variation(
+    variation = c.images.create_variation(  # deprecated in the SDK, still OpenAI's API
         model="dall-e-2",
         image=("sq.png", rgba_png(256, 256), "image/png"),
         n=2,
@@ -258,3 +258,25 @@ def test_stream_error_after_first_byte_becomes_error_event(up: Upstreams) -> Non
     finally:
         up.openai.stream_error_after = None
     assert last_usage(up.gw).error_code is not None
+
+
+@pytest.mark.parametrize(
+    ("model", "size"),
+    [
+        ("gpt-image-1", "1024x1024"),
+        ("gpt-image-1-mini", "1024x1536"),
+        ("gpt-image-1.5", "1536x1024"),
+        ("gpt-image-2", "2048x1152"),
+        ("dall-e-2", "512x512"),
+        ("dall-e-3", "1024x1792"),
+        ("grok-imagine-image", None),
+        ("grok-imagine-image-quality", None),
+    ],
+)
+def test_every_model_generates_through_the_sdk(up: Upstreams, model: str, size: str | None) -> None:
+    kwargs: dict[str, str] = {"size": size} if size else {}
+    result = client(up).images.generate(model=model, prompt="a red kite", **kwargs)  # type: ignore[arg-type]
+    assert result.data and len(result.data) == 1
+    img = decode(result.data[0].b64_json)
+    if size:
+        assert img.size == tuple(int(v) for v in size.split("x"))
