@@ -22,7 +22,9 @@ __all__ = [
     "DeploymentConfig",
     "GatewayConfig",
     "ProviderConfig",
+    "RoutingConfig",
     "Settings",
+    "Timeouts",
     "load_config",
 ]
 
@@ -81,6 +83,8 @@ class ProviderConfig(_Strict):
     type: str
     base_url: str | None = None
     api_key: SecretStr | None = None
+    # A credential pool: used in rotation; a key the upstream refuses (401/403) leaves it.
+    api_keys: tuple[SecretStr, ...] = ()
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -98,14 +102,29 @@ class DeploymentConfig(_Strict):
     provider: str
     upstream_model: str | None = None
     aliases: tuple[str, ...] = ()
+    # Lower tiers are tried first; inside a tier, deployments are picked by weight.
+    priority: int = 0
+    weight: int = Field(default=1, ge=1)
+    # Overrides the provider's timeouts for this deployment.
+    timeouts: Timeouts | None = None
 
     @property
     def target_model(self) -> str:
         return self.upstream_model or self.model
 
 
+class RoutingConfig(_Strict):
+    # Consecutive retryable failures that open a deployment's circuit.
+    failure_threshold: int = Field(default=5, ge=1)
+    # How long an open circuit refuses calls before one half-open probe is let through.
+    cooldown_seconds: float = Field(default=30.0, gt=0)
+    # Total time one request may spend across all the deployments it tries.
+    request_deadline_seconds: float = Field(default=900.0, gt=0)
+
+
 class GatewayConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     deployments: tuple[DeploymentConfig, ...] = ()
 
@@ -181,16 +200,16 @@ def load_config(path: Path | None, known_provider_types: frozenset[str]) -> Gate
                 f"{source}: key providers.{name}.type: unknown provider type "
                 f"{provider.type!r} (known: {known})"
             )
-    seen: set[str] = set()
+    names: dict[str, str] = {}
     for i, dep in enumerate(cfg.deployments):
         if dep.provider not in cfg.providers:
             raise ConfigError(
                 f"{source}: key deployments[{i}].provider: no provider named {dep.provider!r}"
             )
         for name in (dep.model, *dep.aliases):
-            if name in seen:
+            if names.setdefault(name, dep.model) != dep.model:
                 raise ConfigError(
-                    f"{source}: key deployments[{i}].model: {name!r} is declared twice"
+                    f"{source}: key deployments[{i}].aliases: {name!r} already names "
+                    f"model {names[name]!r}"
                 )
-            seen.add(name)
     return _with_sandbox(cfg)

@@ -29,6 +29,8 @@ class Upstreams:
 
 def _config(openai_url: str, azure_url: str, xai_url: str, hub: Gateway) -> str:
     return f"""
+routing:
+  failure_threshold: 1000   # these tests inject faults on purpose; breakers are tested apart
 providers:
   openai-main:
     type: openai

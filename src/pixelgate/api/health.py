@@ -18,13 +18,18 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready when the database answers; the detail shows each deployment's circuit and each
+    credential pool (keys by position only, never their values)."""
+    services = services_of(request)
+    detail = services.router.health()
     try:
-        await ping(services_of(request).engine)
+        await ping(services.engine)
     except Exception:
         return JSONResponse(
-            {"status": "unavailable", "checks": {"database": "unreachable"}}, status_code=503
+            {"status": "unavailable", "checks": {"database": "unreachable"}, **detail},
+            status_code=503,
         )
-    return JSONResponse({"status": "ok", "checks": {"database": "ok"}})
+    return JSONResponse({"status": "ok", "checks": {"database": "ok"}, **detail})
 
 
 routes = [

@@ -10,8 +10,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
 
 from pixelgate.catalog import Catalog, ModelContract
 from pixelgate.core.context import RequestContext
@@ -31,6 +35,8 @@ from pixelgate.errors import (
     InvalidParameter,
     UpstreamAuthError,
     UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from pixelgate.providers.base import (
     HttpAdapter,
@@ -45,6 +51,7 @@ from pixelgate.storage.files import FileService
 __all__ = ["ImageOutcome", "OutputImage", "Pipeline", "PipelineDeps"]
 
 log = logging.getLogger("pixelgate.pipeline")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,19 +102,14 @@ class Pipeline:
         self, ctx: RequestContext, req: ImageRequest
     ) -> AsyncIterator[StreamEvent]:
         """Validate, then open the upstream stream; errors before the first event raise here
-        (so they are ordinary error answers), later ones raise from the iterator."""
+        (so they are ordinary error answers, and another deployment may be tried), later
+        ones raise from the iterator and are never retried."""
         routes, _, req = await self._prepare(ctx, req)
-        last: GatewayError | None = None
-        for route in routes:
-            ctx.deployment = route.name
-            try:
-                return await self._open_route_stream(req, route)
-            except GatewayError as exc:
-                last = self._note_failure(exc, route)
-                if not last.retryable:
-                    raise last from None
-        assert last is not None
-        raise last
+
+        async def attempt(route: Route) -> AsyncIterator[StreamEvent]:
+            return await self._open_route_stream(req, route)
+
+        return await self._try_routes(ctx, req, routes, attempt)
 
     async def _prepare(
         self, ctx: RequestContext, req: ImageRequest
@@ -158,24 +160,70 @@ class Pipeline:
     async def _call(
         self, ctx: RequestContext, req: ImageRequest, routes: list[Route]
     ) -> ImageResult:
-        last: GatewayError | None = None
-        for route in routes:
+        async def attempt(route: Route) -> ImageResult:
             spec = self.deps.providers[route.provider.type]
+            return await self._call_route(spec, req, route)
+
+        return await self._try_routes(ctx, req, routes, attempt)
+
+    async def _try_routes(
+        self,
+        ctx: RequestContext,
+        req: ImageRequest,
+        routes: list[Route],
+        attempt: Callable[[Route], Awaitable[T]],
+    ) -> T:
+        """Try the routes in order until one succeeds or an error is not retryable, within
+        the request deadline and each deployment's total timeout."""
+        router = self.deps.router
+        deadline = time.monotonic() + router.deadline_seconds
+        queue = list(routes)
+        last: GatewayError | None = None
+        while queue:
+            route = router.acquire(queue.pop(0))
+            if route is None:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                router.released(route)
+                break
             ctx.deployment = route.name
             try:
-                return await self._call_route(spec, req, route)
+                with anyio.fail_after(min(route.timeouts.total, remaining)):
+                    value = await attempt(route)
+            except TimeoutError:
+                err: GatewayError = UpstreamTimeout(
+                    f"The upstream of {route.name} did not finish in time."
+                )
             except GatewayError as exc:
-                last = self._note_failure(exc, route)
-                if not last.retryable:
-                    raise last from None
-        assert last is not None
-        raise last
+                err = exc
+            except BaseException:
+                router.released(route)
+                raise
+            else:
+                router.succeeded(route)
+                return value
+            err = self._note_failure(err, route)
+            router.failed(route, err)
+            if not err.retryable:
+                raise err
+            last = err
+            if isinstance(err, UpstreamAuthError):
+                again = router.another_credential(route)
+                if again is not None:
+                    queue.insert(0, again)
+        if last is not None:
+            raise last
+        raise UpstreamUnavailable(
+            f"Every deployment of {req.model!r} is failing right now; try again shortly.",
+            retry_after=router.cooldown_seconds,
+        )
 
     async def _call_route(self, spec: ProviderSpec, req: ImageRequest, route: Route) -> ImageResult:
         engine = spec.engine
         if isinstance(engine, HttpAdapter):
             upstream = engine.to_upstream(req, route)
-            resp = await self.deps.executor.send(upstream, route.provider.timeouts)
+            resp = await self.deps.executor.send(upstream, route.timeouts)
             if resp.status >= 400:
                 raise engine.map_error(resp, route)
             return engine.from_upstream(resp, req, route)
@@ -192,7 +240,7 @@ class Pipeline:
         if not isinstance(engine, StreamingAdapter) or not isinstance(engine, HttpAdapter):
             raise InvalidParameter(f"{route.name} cannot stream.", param="stream")
         opened = await self.deps.executor.open_stream(
-            engine.stream_request(req, route), route.provider.timeouts
+            engine.stream_request(req, route), route.timeouts
         )
         if not isinstance(opened, UpstreamStream):
             raise engine.map_error(opened, route)

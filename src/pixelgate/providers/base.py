@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from pydantic import SecretStr
+
 from pixelgate.core.models import ImageRequest, ImageResult
 from pixelgate.core.streaming import SseEvent, StreamEvent
 from pixelgate.errors import GatewayError
-from pixelgate.settings import DeploymentConfig, ProviderConfig
+from pixelgate.settings import DeploymentConfig, ProviderConfig, Timeouts
 
 __all__ = [
     "HttpAdapter",
@@ -26,15 +28,27 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One way to serve a request: a deployment on a configured provider."""
+    """One way to serve a request: a deployment on a configured provider, with the upstream
+    credential chosen for this call."""
 
     deployment: DeploymentConfig
     provider_name: str
     provider: ProviderConfig
+    credential: SecretStr | None = None
+    credential_index: int | None = None
+    index: int = 0
 
     @property
     def upstream_model(self) -> str:
         return self.deployment.target_model
+
+    @property
+    def api_key(self) -> SecretStr | None:
+        return self.credential or self.provider.api_key
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.deployment.timeouts or self.provider.timeouts
 
     @property
     def name(self) -> str:
@@ -44,6 +58,7 @@ class Route:
     def secrets(self) -> tuple[str, ...]:
         """Credential values of this route, for redaction from anything a client sees."""
         values = [v.get_secret_value() for v in self.provider.headers.values()]
+        values += [k.get_secret_value() for k in self.provider.api_keys]
         if self.provider.api_key is not None:
             values.append(self.provider.api_key.get_secret_value())
         return tuple(v for v in values if len(v) >= 4)

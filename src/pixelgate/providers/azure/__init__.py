@@ -26,8 +26,8 @@ class AzureEndpoint:
 
     def headers(self, route: Route) -> dict[str, str]:
         headers = extra_headers(route)
-        if route.provider.api_key is not None:
-            headers["api-key"] = route.provider.api_key.get_secret_value()
+        if route.api_key is not None:
+            headers["api-key"] = route.api_key.get_secret_value()
         return headers
 
     def params(self, route: Route) -> dict[str, str]:

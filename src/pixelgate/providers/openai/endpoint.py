@@ -37,8 +37,8 @@ class OpenAIEndpoint:
 
     def headers(self, route: Route) -> dict[str, str]:
         headers = extra_headers(route)
-        if route.provider.api_key is not None:
-            headers["Authorization"] = f"Bearer {route.provider.api_key.get_secret_value()}"
+        if route.api_key is not None:
+            headers["Authorization"] = f"Bearer {route.api_key.get_secret_value()}"
         return headers
 
     def params(self, route: Route) -> dict[str, str]:

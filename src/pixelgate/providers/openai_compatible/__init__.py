@@ -22,7 +22,7 @@ class CompatibleEndpoint:
 
     def headers(self, route: Route) -> dict[str, str]:
         headers = extra_headers(route)
-        key = route.provider.api_key
+        key = route.api_key
         if key is not None:
             name = str(route.provider.options.get("auth_header", "Authorization"))
             scheme = str(route.provider.options.get("auth_scheme", "Bearer"))

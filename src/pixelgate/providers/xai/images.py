@@ -75,8 +75,8 @@ class XaiImagesAdapter:
                 body["mask"] = _data_url(req.mask)
         headers = extra_headers(route)
         headers["Content-Type"] = "application/json"
-        if route.provider.api_key is not None:
-            headers["Authorization"] = f"Bearer {route.provider.api_key.get_secret_value()}"
+        if route.api_key is not None:
+            headers["Authorization"] = f"Bearer {route.api_key.get_secret_value()}"
         base = route.provider.base_url or XAI_BASE
         return UpstreamRequest("POST", f"{base}/images/{operation}", headers, orjson.dumps(body))
 
