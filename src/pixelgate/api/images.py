@@ -18,6 +18,7 @@ from pixelgate.core.models import ImageRequest, ResponseFormat
 from pixelgate.core.streaming import CompletedImage, StreamEvent
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, RequestError, UnsupportedMediaType
+from pixelgate.http.disconnect import cancel_on_disconnect
 from pixelgate.http.jsonio import JSONResponse, read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 
@@ -39,7 +40,7 @@ async def _respond(ctx: RequestContext, request: Request, req: ImageRequest) -> 
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-    outcome = await pipeline.images(ctx, req)
+    outcome = await cancel_on_disconnect(request, pipeline.images(ctx, req))
     return JSONResponse(openai_images.render(outcome))
 
 
