@@ -13,6 +13,7 @@ from pixelgate.catalog import Catalog, load_catalog
 from pixelgate.core.executor import Executor
 from pixelgate.core.pipeline import Pipeline, PipelineDeps
 from pixelgate.core.router import Router
+from pixelgate.core.safe_fetch import FetchPolicy
 from pixelgate.providers import ProviderSpec, load_providers
 from pixelgate.settings import GatewayConfig, Settings, load_config
 from pixelgate.storage.blobs import LocalBlobStore
@@ -64,7 +65,8 @@ def build_services(settings: Settings) -> Services:
     config, providers = load_gateway_config(settings)
     engine = create_engine(settings.effective_database_url)
     files = FileService(engine, LocalBlobStore(settings.images_dir), secret_key(settings))
-    executor = Executor()
+    networks = [*config.fetch.allow_networks, *settings.fetch_allow_networks.split(",")]
+    executor = Executor(FetchPolicy.from_strings(networks, settings.max_upload_bytes))
     catalog = load_catalog()
     router = Router(config, catalog.aliases)
     pipeline = Pipeline(

@@ -7,6 +7,7 @@ With no YAML file the embedded default serves the sandbox model `sandbox-image`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = 600.0
     log_level: str = "info"
     workers: int = 1
+    # Comma-separated networks added to the YAML's fetch.allow_networks.
+    fetch_allow_networks: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -122,8 +125,22 @@ class RoutingConfig(_Strict):
     request_deadline_seconds: float = Field(default=900.0, gt=0)
 
 
+class FetchConfig(_Strict):
+    # Networks the gateway may fetch client-supplied URLs from even though they are not
+    # public (e.g. "10.20.0.0/16" for an internal image store). Empty by default.
+    allow_networks: tuple[str, ...] = ()
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)
+        return value
+
+
 class GatewayConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     deployments: tuple[DeploymentConfig, ...] = ()

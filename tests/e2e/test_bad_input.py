@@ -7,18 +7,13 @@ import base64
 import io
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
 
 from tests.fakes.images import image_bytes
-from tests.fakes.server import serve
 from tests.support.db import file_count, last_usage
 from tests.support.gateway import Gateway, start_gateway
 
@@ -246,21 +241,15 @@ def test_malformed_multipart(gateway: Gateway, files_before: int) -> None:
     check_error(gateway, resp, 400, None)
 
 
-def test_json_edit_with_data_url_and_http_url(gateway: Gateway, tmp_path: Path) -> None:
-    served = image_bytes(80, 60, "JPEG")
-
-    async def photo(_: Any) -> Response:
-        return Response(served, media_type="image/jpeg")
-
-    app = Starlette(routes=[Route("/photo.jpg", photo)])
+def test_json_edit_with_data_urls(gateway: Gateway) -> None:
     data_url = "data:image/png;base64," + base64.b64encode(_png(80, 60)).decode()
-    with serve(app) as base:
-        body = {
-            "model": "sandbox-image",
-            "prompt": "combine",
-            "images": [{"image_url": base + "/photo.jpg"}, {"image_url": data_url}],
-        }
-        resp = httpx.post(gateway.base_url + EDIT, json=body, headers=gateway.headers)
+    jpeg_url = "data:image/jpeg;base64," + base64.b64encode(image_bytes(40, 40, "JPEG")).decode()
+    body = {
+        "model": "sandbox-image",
+        "prompt": "combine",
+        "images": [{"image_url": data_url}, {"image_url": jpeg_url}],
+    }
+    resp = httpx.post(gateway.base_url + EDIT, json=body, headers=gateway.headers)
     assert resp.status_code == 200, resp.text
     out = Image.open(io.BytesIO(base64.b64decode(resp.json()["data"][0]["b64_json"])))
     assert out.size == (80, 60)

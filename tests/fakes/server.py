@@ -12,19 +12,19 @@ from typing import Any
 import uvicorn
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
 
 @contextmanager
-def serve(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run `app` with uvicorn on 127.0.0.1 and yield its base URL (no trailing slash)."""
-    port = port or free_port()
+def serve(app: Any, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run `app` with uvicorn on `host` and yield its base URL (no trailing slash)."""
+    port = port or free_port(host)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+        app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -35,7 +35,7 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
             raise RuntimeError("fake upstream did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from pixelgate.core.safe_fetch import FetchPolicy, fetch_public
 from pixelgate.core.streaming import SseEvent, parse_sse
 from pixelgate.errors import (
     InvalidParameter,
@@ -25,7 +26,8 @@ _FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 class Executor:
-    def __init__(self, max_connections: int = 1000) -> None:
+    def __init__(self, policy: FetchPolicy | None = None, max_connections: int = 1000) -> None:
+        self.policy = policy or FetchPolicy()
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections // 4
@@ -83,8 +85,12 @@ class Executor:
             return UpstreamResponse(resp.status_code, dict(resp.headers), body)
         return UpstreamStream(resp)
 
+    async def fetch_client_url(self, url: str, param: str) -> tuple[bytes, str | None]:
+        """Download a client-supplied URL, refusing internal addresses (see safe_fetch)."""
+        return await fetch_public(self.client, url, param, self.policy)
+
     async def fetch_image(self, url: str, param: str, max_bytes: int) -> tuple[bytes, str | None]:
-        """Download a client-supplied image URL (http/https only, bounded size and time)."""
+        """Download an image URL an upstream returned (trusted configuration; bounded)."""
         if not url.startswith(("http://", "https://")):
             raise InvalidParameter(f"{param} must be an http(s) URL or a data URL.", param=param)
         try:

@@ -101,6 +101,8 @@ class ImageInput:
     url: str | None = None
     content_type: str | None = None
     filename: str | None = None
+    # The request field it came from, for error messages (e.g. "images[1]").
+    param: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,7 @@ class Pipeline:
     async def _load_inputs(self, req: ImageRequest) -> ImageRequest:
         images = []
         for i, item in enumerate(req.images):
-            param = "image" if len(req.images) == 1 else f"image[{i}]"
+            param = item.param or ("image" if len(req.images) == 1 else f"image[{i}]")
             images.append(await self._load_one(item, param))
         mask = await self._load_one(req.mask, "mask") if req.mask is not None else None
         if mask is not None and images and mask.data and images[0].data:
@@ -143,13 +143,11 @@ class Pipeline:
     async def _load_one(self, item: ImageInput, param: str) -> ImageInput:
         data = item.data
         if data is None and item.url is not None:
-            data, _ = await self.deps.executor.fetch_image(
-                item.url, param, self.deps.max_upload_bytes
-            )
+            data, _ = await self.deps.executor.fetch_client_url(item.url, param)
         if data is None:
             raise InvalidParameter(f"{param} is empty.", param=param)
         fmt, _, _ = await inspect_image(data, param)
-        return ImageInput(data=data, content_type=fmt.mime, filename=item.filename)
+        return ImageInput(data=data, content_type=fmt.mime, filename=item.filename, param=param)
 
     def _note_failure(self, exc: GatewayError, route: Route) -> GatewayError:
         exc = _redact(exc, route)

@@ -90,7 +90,7 @@ def response_format(body: dict[str, Any], default: ResponseFormat) -> ResponseFo
 def parse_data_url(value: str, param: str) -> ImageInput:
     """An http(s) URL stays a URL; a `data:` URL is decoded to bytes."""
     if value.startswith(("http://", "https://")):
-        return ImageInput(url=value)
+        return ImageInput(url=value, param=param)
     if not value.startswith("data:"):
         raise InvalidParameter(f"{param} must be an http(s) URL or a data URL.", param=param)
     header, sep, payload = value.partition(",")
@@ -100,4 +100,4 @@ def parse_data_url(value: str, param: str) -> ImageInput:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidParameter(f"{param} contains invalid base64.", param=param) from None
-    return ImageInput(data=data, content_type=header[5:].split(";", 1)[0] or None)
+    return ImageInput(data=data, content_type=header[5:].split(";", 1)[0] or None, param=param)
