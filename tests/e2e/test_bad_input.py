@@ -326,3 +326,50 @@ def test_upload_over_limit_streamed_is_refused_early(small_limit_gateway: Gatewa
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     row = last_usage(gw)
     assert row.status == 413 and row.error_code == "payload_too_large"
+
+
+def test_decompression_bomb_is_refused(gateway: Gateway, files_before: int) -> None:
+    buf = io.BytesIO()
+    Image.new("L", (12000, 12000), 0).save(buf, "PNG", optimize=True)
+    assert len(buf.getvalue()) < 2_000_000  # tiny on the wire, 144 megapixels decoded
+    resp = httpx.post(
+        gateway.base_url + EDIT,
+        data={"model": "sandbox-image", "prompt": "x"},
+        files={"image": ("bomb.png", buf.getvalue(), "image/png")},
+        headers=gateway.headers,
+        timeout=60,
+    )
+    err = check_error(gateway, resp, 400, "image")
+    assert "too large" in err["message"]
+
+
+def test_multipart_limits(gateway: Gateway, files_before: int) -> None:
+    many_fields = {f"f{i}": "x" for i in range(100)}
+    resp = httpx.post(
+        gateway.base_url + EDIT,
+        data={"model": "sandbox-image", "prompt": "x", **many_fields},
+        files={"image": ("a.png", _png(), "image/png")},
+        headers=gateway.headers,
+    )
+    check_error(gateway, resp, 400, None)
+    resp = httpx.post(
+        gateway.base_url + EDIT,
+        data={"model": "sandbox-image", "prompt": "p" * (1024 * 1024 + 10)},
+        files={"image": ("a.png", _png(), "image/png")},
+        headers=gateway.headers,
+    )
+    check_error(gateway, resp, 400, None)
+    resp = httpx.post(
+        gateway.base_url + EDIT,
+        data={"model": "sandbox-image", "prompt": "x"},
+        files=[("image[]", (f"{i}.png", _png(16, 16), "image/png")) for i in range(20)],
+        headers=gateway.headers,
+    )
+    assert resp.status_code == 400
+
+
+def test_too_many_json_images(gateway: Gateway, files_before: int) -> None:
+    url = "data:image/png;base64," + base64.b64encode(_png(16, 16)).decode()
+    body = {"model": "sandbox-image", "prompt": "x", "images": [{"image_url": url}] * 17}
+    resp = httpx.post(gateway.base_url + EDIT, json=body, headers=gateway.headers)
+    check_error(gateway, resp, 400, "images")

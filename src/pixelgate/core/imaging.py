@@ -29,7 +29,12 @@ def _inspect(data: bytes, param: str) -> tuple[ImageFormat, int, int]:
             img.load()
     except InvalidParameter:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidParameter(
+            f"{param} is too large to decode safely (more than {MAX_INPUT_PIXELS:,} pixels).",
+            param=param,
+        ) from None
+    except UnidentifiedImageError:
         raise InvalidParameter(
             f"{param} is not a supported image (png, jpeg or webp).", param=param
         ) from None
