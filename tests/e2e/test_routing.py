@@ -201,3 +201,13 @@ def test_client_disconnect_cancels_the_upstream_call(env: Env) -> None:
         time.sleep(0.05)
     assert row is not None and row.error_code == "client_closed_request", row
     assert row.status == 499
+
+
+def test_slow_drip_answer_is_received_whole(env: Env) -> None:
+    env.a.faults.drip_delay = 0.001
+    a0, b0 = counts(env)
+    env.a.faults.queue("slow_drip")
+    resp = gen(env, size="1024x1024")
+    assert resp.status_code == 200, resp.text
+    assert counts(env) == (a0 + 1, b0)  # served by A, dripped, not retried
+    assert last_usage(env.gw).deployment == "a/gpt-image-1"
