@@ -19,6 +19,7 @@ from pixelgate.settings import GatewayConfig, Settings, load_config
 from pixelgate.storage.blobs import LocalBlobStore
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.files import FileService
+from pixelgate.storage.idempotency import IdempotencyStore
 from pixelgate.storage.usage import UsageLog
 
 __all__ = ["Services", "build_services", "load_gateway_config", "secret_key"]
@@ -32,6 +33,7 @@ class Services:
     keys: ApiKeyService
     files: FileService
     usage: UsageLog
+    idempotency: IdempotencyStore
     executor: Executor
     router: Router
     catalog: Catalog
@@ -87,6 +89,7 @@ def build_services(settings: Settings) -> Services:
         keys=ApiKeyService(engine),
         files=files,
         usage=UsageLog(engine),
+        idempotency=IdempotencyStore(engine),
         executor=executor,
         router=router,
         catalog=catalog,

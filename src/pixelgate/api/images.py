@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.datastructures import FormData
@@ -19,7 +20,8 @@ from pixelgate.core.streaming import CompletedImage, StreamEvent
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, RequestError, UnsupportedMediaType
 from pixelgate.http.disconnect import cancel_on_disconnect
-from pixelgate.http.jsonio import JSONResponse, read_json_object
+from pixelgate.http.idempotent import run_idempotent
+from pixelgate.http.jsonio import read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 
 __all__ = ["OPENAI", "routes"]
@@ -40,8 +42,12 @@ async def _respond(ctx: RequestContext, request: Request, req: ImageRequest) -> 
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
-    outcome = await cancel_on_disconnect(request, pipeline.images(ctx, req))
-    return JSONResponse(openai_images.render(outcome))
+
+    async def produce() -> dict[str, Any]:
+        outcome = await cancel_on_disconnect(request, pipeline.images(ctx, req))
+        return openai_images.render(outcome)
+
+    return await run_idempotent(ctx, request, services_of(request), req, produce)
 
 
 async def _sse(

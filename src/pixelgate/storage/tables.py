@@ -11,9 +11,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
-__all__ = ["api_keys", "files", "metadata", "usage_log"]
+__all__ = ["api_keys", "files", "idempotency_keys", "metadata", "usage_log"]
 
 metadata = MetaData()
 
@@ -64,4 +65,17 @@ usage_log = Table(
     Column("error_code", String(80), nullable=True),
     Column("prompt_preview", String(120), nullable=True),
     Index("ix_usage_log_key_created", "key_id", "created_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("idem_key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
