@@ -239,4 +239,7 @@ def load_catalog() -> Catalog:
     text = resources.files("pixelgate.catalog").joinpath("models.yaml").read_text("utf-8")
     raw: dict[str, Any] = yaml.safe_load(text)
     contracts = {k: ModelContract.model_validate(v) for k, v in raw["models"].items()}
-    return Catalog(contracts, dict(raw.get("aliases") or {}))
+    aliases = dict(raw.get("aliases") or {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        raise ValueError("models.yaml: aliases must map model names to model names")
+    return Catalog(contracts, aliases)

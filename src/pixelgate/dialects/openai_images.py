@@ -7,6 +7,7 @@ Fields the gateway does not model are kept in `ImageRequest.native`, never rejec
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -39,10 +40,17 @@ __all__ = [
 ]
 
 NAME = "openai"
+_TIER = re.compile(r"^\s*\d(\.\d)?[kK]\s*$")
 
 
 def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dict[str, Any]:
     n = opt_int(body, "n", form)
+    resolution = opt_str(body, "resolution")
+    size_field = opt_str(body, "size")
+    if size_field is not None and _TIER.match(size_field):
+        # DashScope / Ark size tiers ("2K") are resolutions, not pixel sizes.
+        resolution = resolution or size_field.lower()
+        body = {k: v for k, v in body.items() if k != "size"}
     return {
         "model": req_str(body, "model"),
         "prompt": req_str(body, "prompt"),
@@ -60,7 +68,7 @@ def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dic
         "stream": bool(opt_bool(body, "stream", form)),
         "partial_images": opt_int(body, "partial_images", form),
         "aspect_ratio": opt_str(body, "aspect_ratio"),
-        "resolution": opt_str(body, "resolution"),
+        "resolution": resolution,
     }
 
 
