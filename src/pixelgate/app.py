@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, docs, files, health, images, models
+from pixelgate.api import admin, ark, docs, files, health, images, models
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *health.routes,
             *admin.routes,
             *docs.routes,
+            *ark.routes,
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
         exception_handlers={HTTPException: _http_error},

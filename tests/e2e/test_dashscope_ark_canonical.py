@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
 from PIL import Image
+from volcenginesdkarkruntime import Ark
+from volcenginesdkarkruntime.types.images import SequentialImageGenerationOptions
 
 from tests.fakes import ark, dashscope
 from tests.fakes.images import image_bytes
@@ -200,3 +203,84 @@ def test_ark_errors(env: Env) -> None:
         json={"model": "doubao-seedream-4-0-250828", "prompt": "x"},
     )
     assert resp.status_code == 429 and "retry-after" in resp.headers
+
+
+def ark_client(env: Env) -> Any:
+    return Ark(base_url=env.gw.base_url + "/api/v3", api_key=env.gw.key, max_retries=0)
+
+
+def test_ark_sdk_against_an_ark_deployment(env: Env) -> None:
+    before = len(env.ark.requests)
+    result = ark_client(env).images.generate(
+        model="doubao-seedream-4-0-250828",
+        prompt="city skyline at sunset",
+        size="1280x720",
+        sequential_image_generation="auto",
+        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=2),
+        watermark=False,
+        guidance_scale=5.0,
+    )
+    assert len(result.data) == 2 and result.usage.generated_images == 2
+    url = result.data[0].url
+    assert url.startswith(env.gw.base_url + "/v1/files/")  # Ark's default: url, re-hosted
+    img = Image.open(io.BytesIO(httpx.get(url).content))
+    assert img.size == (1280, 720) and result.data[0].size == "1280x720"
+    sent = env.ark.requests[before].body
+    assert sent["guidance_scale"] == 5.0 and sent["watermark"] is False
+    assert sent["sequential_image_generation_options"] == {"max_images": 2}
+
+
+def test_ark_sdk_streaming(env: Env) -> None:
+    stream = ark_client(env).images.generate(
+        model="doubao-seedream-4-0-250828",
+        prompt="three cats",
+        size="1280x720",
+        sequential_image_generation="auto",
+        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=3),
+        response_format="b64_json",
+        stream=True,
+    )
+    kinds = [event.type for event in stream]
+    assert kinds.count("image_generation.partial_succeeded") == 3
+    assert kinds[-1] == "image_generation.completed"
+
+
+def test_ark_sdk_on_the_sandbox(env: Env) -> None:
+    result = ark_client(env).images.generate(
+        model="sandbox-image",
+        prompt="dialect is not provider",
+        size="640x360",
+        response_format="b64_json",
+    )
+    assert decode(result.data[0].b64_json).size == (640, 360)
+
+
+def test_seed_000_ark_example_on_the_openai_endpoint(env: Env) -> None:
+    body = {
+        "model": "ark/doubao-seedream-4-0-250828",
+        "prompt": "日落下的城市天际线,电影感光影",
+        "size": "1024x1024",
+    }
+    before = len(env.ark.requests)
+    resp = httpx.post(
+        env.gw.base_url + "/v1/images/generations", json=body, headers=env.gw.headers, timeout=30
+    )
+    assert resp.status_code == 200, resp.text
+    assert decode(resp.json()["data"][0]["b64_json"]).size == (1024, 1024)
+    assert env.ark.requests[before].body["model"] == "doubao-seedream-4-0-250828"
+
+
+def test_ark_reference_image_by_url_is_fetched_safely(env: Env) -> None:
+    body = {
+        "model": "doubao-seedream-4-0-250828",
+        "prompt": "x",
+        "image": "http://127.0.0.1:9/internal.png",
+    }
+    resp = httpx.post(
+        env.gw.base_url + "/api/v3/images/generations",
+        json=body,
+        headers=env.gw.headers,
+        timeout=30,
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["param"] == "image"

@@ -16,6 +16,7 @@ __all__ = [
     "opt_size",
     "opt_str",
     "parse_data_url",
+    "reference_images",
     "req_str",
     "response_format",
 ]
@@ -101,3 +102,17 @@ def parse_data_url(value: str, param: str) -> ImageInput:
     except (binascii.Error, ValueError):
         raise InvalidParameter(f"{param} contains invalid base64.", param=param) from None
     return ImageInput(data=data, content_type=header[5:].split(";", 1)[0] or None, param=param)
+
+
+def reference_images(body: dict[str, Any], field: str = "image") -> tuple[ImageInput, ...]:
+    """Reference images given as one URL / data URI or a list of them (Ark's `image`)."""
+    value = body.get(field)
+    if value is None:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) for v in values):
+        raise InvalidParameter(f"{field} must be a URL or a list of URLs.", param=field)
+    return tuple(
+        parse_data_url(v, field if len(values) == 1 else f"{field}[{i}]")
+        for i, v in enumerate(values)
+    )

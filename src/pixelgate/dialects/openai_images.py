@@ -23,6 +23,7 @@ from pixelgate.dialects.fields import (
     opt_size,
     opt_str,
     parse_data_url,
+    reference_images,
     req_str,
     response_format,
 )
@@ -73,7 +74,12 @@ def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dic
 
 
 def parse_generation(body: dict[str, Any], default_rf: ResponseFormat) -> ImageRequest:
-    return ImageRequest(**_common(body, default_rf, form=False), native=body)
+    """Flat JSON generations; an Ark-style `image` (URL or list) makes it image-to-image."""
+    images = reference_images(body)
+    operation = Operation.IMAGE_TO_IMAGE if images else Operation.GENERATE
+    return ImageRequest(
+        **_common(body, default_rf, form=False), operation=operation, images=images, native=body
+    )
 
 
 def _upload(part: UploadFile | str, param: str, data: bytes) -> ImageInput:
