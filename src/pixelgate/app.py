@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, ark, docs, files, health, images, models
+from pixelgate.api import admin, ark, dashscope, docs, files, health, images, models
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *admin.routes,
             *docs.routes,
             *ark.routes,
+            *dashscope.routes,
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
         exception_handlers={HTTPException: _http_error},

@@ -74,6 +74,9 @@ class Defaults(_Strict):
     response_format: Literal["b64_json", "url"] = "b64_json"
     url_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     sandbox: bool = True
+    # DashScope passthrough answers keep DashScope's own (24 h) image links unless this is
+    # on, in which case the images are stored and served by the gateway's signed links.
+    rehost_upstream_urls: bool = False
 
 
 class Timeouts(_Strict):

@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from pixelgate.api import dashscope as dashscope_api
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageRequest, ResponseFormat
 from pixelgate.core.streaming import CompletedImage, StreamEvent
 from pixelgate.dialects import openai_images
+from pixelgate.dialects.dashscope import is_dashscope_body
 from pixelgate.errors import GatewayError, RequestError, UnsupportedMediaType
 from pixelgate.http.disconnect import cancel_on_disconnect
 from pixelgate.http.idempotent import run_idempotent
@@ -80,6 +82,10 @@ async def generations(request: Request) -> Response:
     async def handle(ctx: RequestContext) -> Response:
         body = await read_json_object(request)
         ctx.model = body.get("model") if isinstance(body.get("model"), str) else None
+        if is_dashscope_body(body):
+            ctx.dialect_override = dashscope_api.DASHSCOPE
+            ctx.dialect = dashscope_api.DASHSCOPE.name
+            return await dashscope_api.respond(ctx, request, body)
         req = openai_images.parse_generation(body, _default_rf(request))
         return await _respond(ctx, request, req)
 

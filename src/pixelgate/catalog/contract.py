@@ -79,8 +79,11 @@ class ModelContract(BaseModel):
     echo_fields: bool = False
 
     def forward(self, req: ImageRequest) -> tuple[dict[str, Any], list[str]]:
-        """Split the client's fields into those forwarded upstream and those dropped."""
-        native = {k: v for k, v in req.native.items() if k not in GATEWAY_FIELDS}
+        """Split the client's fields into those forwarded upstream and those dropped. A body
+        in another protocol (DashScope, Gemini) is first flattened from the canonical
+        fields, so flat-JSON upstreams get what the client asked for."""
+        source = req.native if req.protocol is None else flat_fields(req)
+        native = {k: v for k, v in source.items() if k not in GATEWAY_FIELDS}
         if self.params is None:
             kept = native
         else:
@@ -216,6 +219,26 @@ class ModelContract(BaseModel):
                 f"Invalid {param} {value!r} for {model!r}: expected one of {', '.join(allowed)}.",
                 param=param,
             )
+
+
+def flat_fields(req: ImageRequest) -> dict[str, Any]:
+    """The canonical request as flat OpenAI-style fields (only those that are set)."""
+    fields: dict[str, Any] = {"model": req.model, "prompt": req.prompt, "n": req.n}
+    optional: dict[str, Any] = {
+        "size": str(req.size) if req.size else None,
+        "quality": req.quality,
+        "background": req.background,
+        "output_format": req.output_format.value if req.output_format else None,
+        "output_compression": req.output_compression,
+        "style": req.style,
+        "user": req.user,
+        "seed": req.seed,
+        "negative_prompt": req.negative_prompt,
+        "aspect_ratio": req.aspect_ratio,
+        "resolution": req.resolution,
+    }
+    fields.update({k: v for k, v in optional.items() if v is not None})
+    return fields
 
 
 class Catalog:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pixelgate.auth.api_keys import Principal
 
@@ -26,6 +27,9 @@ class RequestContext:
     dropped_params: list[str] = field(default_factory=list)
     # Set when a streamed answer fails after its first byte (the status stays 200).
     stream_error: str | None = None
+    # The dialect that renders errors, when the body's shape chose another one than the
+    # endpoint's (a DashScope body on /v1/images/generations).
+    dialect_override: Any = None
     started: float = field(default_factory=time.monotonic)
 
     @property

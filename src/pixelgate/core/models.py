@@ -127,6 +127,12 @@ class ImageRequest:
     user: str | None = None
     stream: bool = False
     partial_images: int | None = None
+    # The client protocol of `native` when it is an upstream's own shape ("dashscope"): a
+    # deployment of that provider type gets the body as it came (passthrough).
+    protocol: str | None = None
+    # Return upstream image links as they are instead of storing and re-signing them
+    # (DashScope passthrough with re-hosting switched off).
+    keep_upstream_urls: bool = False
     native: dict[str, Any] = field(default_factory=dict)
     # The client's fields that the upstream will receive: `native` filtered by the model's
     # contract (see catalog.contract.ModelContract.forward), set by the pipeline.
@@ -184,3 +190,5 @@ class ImageResult:
     background: str | None = None
     output_format: ImageFormat | None = None
     text: str | None = None
+    # The upstream's own JSON answer, kept when the client spoke the same protocol.
+    native_body: dict[str, Any] | None = None

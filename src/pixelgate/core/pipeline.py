@@ -119,10 +119,16 @@ class Pipeline:
         contract = self.deps.catalog.contract(canonical)
         req = contract.check(dataclasses.replace(req, model=canonical))
         ctx.model = canonical
-        req = await self._load_inputs(req)
+        if not self._passthrough(req, routes):
+            req = await self._load_inputs(req)
         forward, dropped = contract.forward(req)
         ctx.dropped_params = dropped
         return routes, contract, dataclasses.replace(req, upstream_params=forward)
+
+    def _passthrough(self, req: ImageRequest, routes: list[Route]) -> bool:
+        """Every route speaks the client's protocol: its body (image links included) goes
+        upstream as it came, so the gateway fetches nothing."""
+        return req.protocol is not None and all(r.provider.type == req.protocol for r in routes)
 
     async def _load_inputs(self, req: ImageRequest) -> ImageRequest:
         images = []
@@ -270,6 +276,9 @@ class Pipeline:
         self, ctx: RequestContext, req: ImageRequest, image: GeneratedImage
     ) -> OutputImage:
         """Convert if needed, then inline as base64 or store once and sign a link."""
+        if req.keep_upstream_urls and image.url is not None:
+            ctx.images += 1
+            return OutputImage(url=image.url, revised_prompt=image.revised_prompt)
         wanted = req.output_format
         passthrough = image.b64 is not None and (wanted is None or image.fmt is wanted)
         if passthrough and req.response_format is ResponseFormat.B64_JSON:

@@ -71,7 +71,7 @@ async def run_endpoint(
         response = await handler(ctx)
     except GatewayError as err:
         error_code = err.error_code
-        response = error_response(dialect, err)
+        response = error_response(ctx.dialect_override or dialect, err)
         if err.status >= 500:
             log.warning("request %s failed: %s %s", ctx.request_id, err.error_code, err.message)
     except Exception:

@@ -48,7 +48,7 @@ from pixelgate.providers.dashscope.errors import (
 )
 from pixelgate.providers.openai.endpoint import extra_headers
 
-__all__ = ["DASHSCOPE_PARAMETERS", "DashScopeImagesAdapter", "is_dashscope_body"]
+__all__ = ["DASHSCOPE_PARAMETERS", "DashScopeImagesAdapter"]
 
 DASHSCOPE_BASE = "https://dashscope.aliyuncs.com/api/v1"
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
@@ -63,12 +63,6 @@ DASHSCOPE_PARAMETERS = (
     "seed",
     "color_palette",
 )
-
-
-def is_dashscope_body(body: dict[str, Any]) -> bool:
-    """The DashScope request shape: `input.messages` (seed 000's "passthrough" body)."""
-    inp = body.get("input")
-    return isinstance(inp, dict) and isinstance(inp.get("messages"), list)
 
 
 def _data_url(item: ImageInput) -> str:
@@ -154,7 +148,7 @@ def parse_usage(raw: Any) -> tuple[Usage | None, Size | None]:
 
 class DashScopeImagesAdapter:
     def to_upstream(self, req: ImageRequest, route: Route) -> UpstreamRequest:
-        if is_dashscope_body(req.native):
+        if req.protocol == "dashscope":
             body = native_body(req.native, route.upstream_model)
         else:
             body = translate(req, route.upstream_model)
@@ -177,7 +171,10 @@ class DashScopeImagesAdapter:
             images = [
                 GeneratedImage(i.data, i.fmt, size.width, size.height, url=i.url) for i in images
             ]
-        return ImageResult(images=tuple(images), usage=usage, size=size, text=text)
+        native = body if req.protocol == "dashscope" else None
+        return ImageResult(
+            images=tuple(images), usage=usage, size=size, text=text, native_body=native
+        )
 
     def map_error(self, resp: UpstreamResponse, route: Route) -> GatewayError:
         return map_dashscope_error(resp, route)
