@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, ark, dashscope, docs, files, health, images, models
+from pixelgate.api import admin, ark, dashscope, docs, extend, files, health, images, models, tasks
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -66,17 +66,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         purge = asyncio.create_task(_purge_loop(services))
+        worker = asyncio.create_task(services.worker().run()) if settings.run_worker else None
         try:
             yield
         finally:
             purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purge
+            if worker is not None:
+                worker.cancel()
+            for job in (purge, worker):
+                if job is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await job
             await services.aclose()
 
     app = Starlette(
         routes=[
             *images.routes,
+            *tasks.routes,
+            *extend.routes,
             *models.routes,
             *files.routes,
             *health.routes,

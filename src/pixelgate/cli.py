@@ -1,10 +1,12 @@
-"""The `pixelgate` command: serve, migrate, keys create/list/revoke."""
+"""The `pixelgate` command: serve, worker, migrate, keys create/list/revoke."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -89,10 +91,35 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+async def _run_worker(settings: Settings) -> None:
+    from pixelgate.services import build_services
+
+    services = build_services(settings)
+    worker = asyncio.create_task(services.worker().run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.cancel)
+    print("pixelgate task worker running", flush=True)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    finally:
+        await services.aclose()
+
+
+def _worker(settings: Settings) -> int:
+    """The task worker alone, for deployments that keep it apart from the API processes."""
+    if settings.auto_migrate:
+        upgrade(settings.effective_database_url)
+    asyncio.run(_run_worker(settings))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixelgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the gateway (applies migrations first by default)")
+    sub.add_parser("worker", help="run only the task worker (polls upstreams, finishes tasks)")
     sub.add_parser("migrate", help="bring the database schema up to date")
     keys = sub.add_parser("keys", help="manage client API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True)
@@ -114,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "serve":
             return _serve(settings)
+        if args.command == "worker":
+            return _worker(settings)
         upgrade(settings.effective_database_url)
         if args.command == "migrate":
             print("Database schema is up to date.")

@@ -21,6 +21,7 @@ machine-readable `code`, the OpenAI-style `type` and whether another route may b
         ├── UpstreamAuthError (502, not retryable on the same credential)
         ├── UpstreamRateLimited (429 upstream, retryable)
         ├── UpstreamUnavailable (503, retryable)
+        │   └── UpstreamConnectError (503: the connection failed, nothing was sent)
         ├── UpstreamTimeout (504, retryable)
         └── UpstreamBadResponse (502, retryable)
 """
@@ -45,6 +46,7 @@ __all__ = [
     "UnsupportedMediaType",
     "UpstreamAuthError",
     "UpstreamBadResponse",
+    "UpstreamConnectError",
     "UpstreamError",
     "UpstreamRateLimited",
     "UpstreamTimeout",
@@ -161,6 +163,11 @@ class UpstreamRateLimited(UpstreamError):
 class UpstreamUnavailable(UpstreamError):
     status = 503
     code = "upstream_unavailable"
+
+
+class UpstreamConnectError(UpstreamUnavailable):
+    """No connection could be opened, so the upstream surely received nothing (a task
+    submit may then be retried without any risk of running twice)."""
 
 
 class UpstreamTimeout(UpstreamError):

@@ -21,6 +21,10 @@ from pixelgate.storage.db import create_engine
 from pixelgate.storage.files import FileService
 from pixelgate.storage.idempotency import IdempotencyStore
 from pixelgate.storage.usage import UsageLog
+from pixelgate.tasks.codec import RequestCodec
+from pixelgate.tasks.service import TaskService
+from pixelgate.tasks.store import TaskStore
+from pixelgate.tasks.worker import Worker
 
 __all__ = ["Services", "build_services", "load_gateway_config", "secret_key"]
 
@@ -38,8 +42,14 @@ class Services:
     router: Router
     catalog: Catalog
     pipeline: Pipeline
+    providers: dict[str, ProviderSpec]
+    tasks: TaskService
+
+    def worker(self) -> Worker:
+        return Worker(self.tasks, self.router, self.providers, self.executor)
 
     async def aclose(self) -> None:
+        await self.tasks.aclose()
         await self.executor.aclose()
         await self.engine.dispose()
 
@@ -66,9 +76,11 @@ def load_gateway_config(settings: Settings) -> tuple[GatewayConfig, dict[str, Pr
 def build_services(settings: Settings) -> Services:
     config, providers = load_gateway_config(settings)
     engine = create_engine(settings.effective_database_url)
-    files = FileService(engine, LocalBlobStore(settings.images_dir), secret_key(settings))
+    blobs = LocalBlobStore(settings.images_dir)
+    files = FileService(engine, blobs, secret_key(settings))
     networks = [*config.fetch.allow_networks, *settings.fetch_allow_networks.split(",")]
-    executor = Executor(FetchPolicy.from_strings(networks, settings.max_upload_bytes))
+    policy = FetchPolicy.from_strings(networks, settings.max_upload_bytes)
+    executor = Executor(policy)
     catalog = load_catalog()
     router = Router(config, catalog.aliases)
     pipeline = Pipeline(
@@ -82,6 +94,8 @@ def build_services(settings: Settings) -> Services:
             max_upload_bytes=settings.max_upload_bytes,
         )
     )
+    tasks = TaskService(TaskStore(engine), pipeline, RequestCodec(blobs), config.tasks, policy)
+    pipeline.tasks = tasks
     return Services(
         settings=settings,
         config=config,
@@ -94,4 +108,6 @@ def build_services(settings: Settings) -> Services:
         router=router,
         catalog=catalog,
         pipeline=pipeline,
+        providers=providers,
+        tasks=tasks,
     )

@@ -21,10 +21,13 @@ __all__ = [
     "ConfigError",
     "Defaults",
     "DeploymentConfig",
+    "ExtendFamily",
+    "ExtendV2Config",
     "GatewayConfig",
     "ProviderConfig",
     "RoutingConfig",
     "Settings",
+    "TasksConfig",
     "Timeouts",
     "load_config",
 ]
@@ -54,6 +57,8 @@ class Settings(BaseSettings):
     workers: int = 1
     # Comma-separated networks added to the YAML's fetch.allow_networks.
     fetch_allow_networks: str = ""
+    # Run the task worker inside `pixelgate serve` (false: only `pixelgate worker` runs it).
+    run_worker: bool = True
 
     @property
     def effective_database_url(self) -> str:
@@ -141,8 +146,52 @@ class FetchConfig(_Strict):
         return value
 
 
+class TasksConfig(_Strict):
+    """Durable tasks (async requests and task-based upstreams); see docs/tasks.md."""
+
+    # A task not finished after this long fails (and its reservation is released).
+    timeout_seconds: float = Field(default=1800.0, gt=0)
+    # How long a sync request to a task-based upstream waits before answering
+    # `status: "pending"` with a poll_url.
+    sync_wait_seconds: float = Field(default=90.0, ge=0)
+    # Upstream polling: the first delay, growing by half each poll up to the maximum.
+    poll_initial_seconds: float = Field(default=1.0, gt=0)
+    poll_max_seconds: float = Field(default=15.0, gt=0)
+    # A worker's claim on a task; renewed while it works, so a crashed worker's tasks are
+    # resumed by another one this long after the crash.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # How often a worker looks for due tasks (it is also woken when one is created here).
+    scan_interval_seconds: float = Field(default=1.0, gt=0)
+    # Tasks one worker process handles at once.
+    concurrency: int = Field(default=32, ge=1)
+    # Submits that failed with a retryable error (rate limits excepted) before the task fails.
+    max_submit_attempts: int = Field(default=5, ge=1)
+    # How often a waiting sync request checks for a task finished by another process.
+    wait_recheck_seconds: float = Field(default=2.0, gt=0)
+    # Webhooks (`callback_url`): attempts and the first retry delay (doubling, ≤ 10 min).
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class ExtendFamily(_Strict):
+    """The model (as `deployments` name it) that serves one /v2/extend/image family;
+    `models` maps model names a client may send (Gemini family) to configured models."""
+
+    model: str = SANDBOX_MODEL
+    models: dict[str, str] = Field(default_factory=dict)
+
+
+class ExtendV2Config(_Strict):
+    seedream: ExtendFamily = Field(default_factory=ExtendFamily)
+    gemini: ExtendFamily = Field(default_factory=ExtendFamily)
+    gpt_image: ExtendFamily = Field(default_factory=ExtendFamily)
+
+
 class GatewayConfig(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    extend_v2: ExtendV2Config = Field(default_factory=ExtendV2Config)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)

@@ -67,14 +67,17 @@ def gateway_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[
     return env
 
 
-def start_gateway(data_dir: Path, database_url: str | None, **extra: str) -> Gateway:
-    """Migrate, create a key through the CLI, start `pixelgate serve`, wait for /healthz."""
+def start_gateway(
+    data_dir: Path, database_url: str | None, log_name: str = "gateway.log", **extra: str
+) -> Gateway:
+    """Migrate, create a key through the CLI, start `pixelgate serve`, wait for /healthz.
+    Several processes may share one data dir (and so one image store) with distinct logs."""
     port = free_port()
     env = gateway_env(data_dir, database_url, PIXELGATE_PORT=str(port), **extra)
     data_dir.mkdir(parents=True, exist_ok=True)
     run_cli(env, "migrate")
     key = run_cli(env, "keys", "create", "--name", "tests").stdout.strip().splitlines()[-1]
-    log_path = data_dir / "gateway.log"
+    log_path = data_dir / log_name
     log = open(log_path, "wb")  # noqa: SIM115 - owned by the process for its lifetime
     proc = subprocess.Popen(
         [sys.executable, "-m", "pixelgate.cli", "serve"], env=env, stdout=log, stderr=log

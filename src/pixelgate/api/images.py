@@ -1,4 +1,9 @@
-"""`POST /v1/images/generations` and `POST /v1/images/edits` (OpenAI Images dialect)."""
+"""`POST /v1/images/generations` and `POST /v1/images/edits` (OpenAI Images dialect).
+
+With `"async": true` the request becomes a task and the answer is seed 003's
+`{created, task_id, status: "pending", poll_url, data: []}`; a sync request to a
+task-based upstream answers the same way when its wait runs out.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +23,15 @@ from pixelgate.api import dashscope as dashscope_api
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageRequest, ResponseFormat
 from pixelgate.core.streaming import CompletedImage, StreamEvent
-from pixelgate.dialects import openai_images
+from pixelgate.dialects import openai_images, tasks_v1
 from pixelgate.dialects.dashscope import is_dashscope_body
 from pixelgate.errors import GatewayError, RequestError, UnsupportedMediaType
 from pixelgate.http.disconnect import cancel_on_disconnect
 from pixelgate.http.idempotent import run_idempotent
 from pixelgate.http.jsonio import read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
+from pixelgate.tasks.models import Origin
+from pixelgate.tasks.service import TaskOptions, TaskStillRunning
 
 __all__ = ["OPENAI", "routes"]
 
@@ -32,11 +39,24 @@ OPENAI = Dialect(openai_images.NAME, openai_images.render_error)
 MAX_FORM_FIELDS = 64
 
 
-async def _respond(ctx: RequestContext, request: Request, req: ImageRequest) -> Response:
+async def _respond(
+    ctx: RequestContext, request: Request, req: ImageRequest, form: bool = False
+) -> Response:
     ctx.operation = req.operation.value
     ctx.model = req.model
     ctx.prompt_preview = req.prompt
-    pipeline = services_of(request).pipeline
+    services = services_of(request)
+    pipeline = services.pipeline
+    options = tasks_v1.parse_options(req.native, form)
+    if options.run_async:
+
+        async def create_task() -> dict[str, Any]:
+            task = await services.tasks.submit(
+                ctx, req, TaskOptions(Origin.V1, callback_url=options.callback_url)
+            )
+            return tasks_v1.render_created(task)
+
+        return await run_idempotent(ctx, request, services, req, create_task)
     if req.stream:
         events = await pipeline.open_stream(ctx, req)
         return StreamingResponse(
@@ -46,7 +66,10 @@ async def _respond(ctx: RequestContext, request: Request, req: ImageRequest) -> 
         )
 
     async def produce() -> dict[str, Any]:
-        outcome = await cancel_on_disconnect(request, pipeline.images(ctx, req))
+        try:
+            outcome = await cancel_on_disconnect(request, pipeline.images(ctx, req))
+        except TaskStillRunning as pending:
+            return tasks_v1.render_created(pending.task)
         return openai_images.render(outcome)
 
     return await run_idempotent(ctx, request, services_of(request), req, produce)
@@ -104,6 +127,7 @@ async def edits(request: Request) -> Response:
                 )
             finally:
                 await form.close()
+            return await _respond(ctx, request, req, form=True)
         elif ctype == "application/json":
             body = await read_json_object(request)
             req = openai_images.parse_edit_json(
@@ -131,7 +155,7 @@ async def variations(request: Request) -> Response:
             req = await openai_images.parse_variation_form(form, _default_rf(request))
         finally:
             await form.close()
-        return await _respond(ctx, request, req)
+        return await _respond(ctx, request, req, form=True)
 
     return await run_endpoint(request, OPENAI, handle)
 

@@ -14,6 +14,7 @@ from pixelgate.errors import (
     InvalidParameter,
     PayloadTooLarge,
     UpstreamBadResponse,
+    UpstreamConnectError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -52,6 +53,8 @@ class Executor:
             )
         except httpx.TimeoutException:
             raise UpstreamTimeout("The upstream did not answer in time.") from None
+        except httpx.ConnectError:
+            raise UpstreamConnectError("The upstream could not be reached.") from None
         except httpx.RemoteProtocolError:
             raise UpstreamBadResponse("The upstream closed the connection mid-answer.") from None
         except httpx.TransportError:

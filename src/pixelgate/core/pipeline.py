@@ -3,6 +3,10 @@
 parse (dialect) → resolve model → contract check → load input images → forward/drop fields →
 route → provider → post-process (format conversion, store + sign for url) → render (dialect).
 Usage logging wraps the whole call in the endpoint runner, so failures are logged too.
+
+Models served by a task-based upstream (BFL, Midjourney, …) are handed to the task runner
+after validation: the request becomes a durable task and waits for the worker's completion
+signal (see pixelgate.tasks).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import anyio
 
@@ -45,10 +49,11 @@ from pixelgate.providers.base import (
     Route,
     StreamingAdapter,
     StreamingEngine,
+    TaskAdapter,
 )
-from pixelgate.storage.files import FileService
+from pixelgate.storage.files import FileService, StoredFile
 
-__all__ = ["ImageOutcome", "OutputImage", "Pipeline", "PipelineDeps"]
+__all__ = ["ImageOutcome", "OutputImage", "Pipeline", "PipelineDeps", "TaskRunner"]
 
 log = logging.getLogger("pixelgate.pipeline")
 T = TypeVar("T")
@@ -80,6 +85,14 @@ class PipelineDeps:
     max_upload_bytes: int
 
 
+class TaskRunner(Protocol):
+    """Runs a validated request as a durable task and waits for it (pixelgate.tasks)."""
+
+    async def run_and_wait(
+        self, ctx: RequestContext, req: ImageRequest, echo_fields: bool
+    ) -> ImageOutcome: ...
+
+
 def _redact(err: GatewayError, route: Route) -> GatewayError:
     """No credential of the route may reach a client, whatever the upstream echoed."""
     for secret in route.secrets:
@@ -91,9 +104,13 @@ def _redact(err: GatewayError, route: Route) -> GatewayError:
 class Pipeline:
     def __init__(self, deps: PipelineDeps) -> None:
         self.deps = deps
+        # Set once the task service exists (it needs the pipeline itself).
+        self.tasks: TaskRunner | None = None
 
     async def images(self, ctx: RequestContext, req: ImageRequest) -> ImageOutcome:
         routes, contract, req = await self._prepare(ctx, req)
+        if self.tasks is not None and self.task_based(routes):
+            return await self.tasks.run_and_wait(ctx, req, contract.echo_fields)
         result = await self._call(ctx, req, routes)
         outputs = await self._deliver(ctx, req, result)
         return ImageOutcome(req, result, outputs, contract.echo_fields)
@@ -109,7 +126,17 @@ class Pipeline:
         async def attempt(route: Route) -> AsyncIterator[StreamEvent]:
             return await self._open_route_stream(req, route)
 
-        return await self._try_routes(ctx, req, routes, attempt)
+        return await self.try_routes(ctx, req, routes, attempt)
+
+    async def prepare(self, ctx: RequestContext, req: ImageRequest) -> ImageRequest:
+        """Resolve the model, check its contract, load input images, split the fields to
+        forward: everything a request needs before any upstream call."""
+        return (await self._prepare(ctx, req))[2]
+
+    def task_based(self, routes: list[Route]) -> bool:
+        """Is the model's first choice an upstream that is submitted and polled?"""
+        engine = self.deps.providers[routes[0].provider.type].engine
+        return isinstance(engine, TaskAdapter)
 
     async def _prepare(
         self, ctx: RequestContext, req: ImageRequest
@@ -166,11 +193,11 @@ class Pipeline:
     ) -> ImageResult:
         async def attempt(route: Route) -> ImageResult:
             spec = self.deps.providers[route.provider.type]
-            return await self._call_route(spec, req, route)
+            return await self.call_route(spec, req, route)
 
-        return await self._try_routes(ctx, req, routes, attempt)
+        return await self.try_routes(ctx, req, routes, attempt)
 
-    async def _try_routes(
+    async def try_routes(
         self,
         ctx: RequestContext,
         req: ImageRequest,
@@ -223,7 +250,7 @@ class Pipeline:
             retry_after=router.cooldown_seconds,
         )
 
-    async def _call_route(self, spec: ProviderSpec, req: ImageRequest, route: Route) -> ImageResult:
+    async def call_route(self, spec: ProviderSpec, req: ImageRequest, route: Route) -> ImageResult:
         engine = spec.engine
         if isinstance(engine, HttpAdapter):
             upstream = engine.to_upstream(req, route)
@@ -286,23 +313,38 @@ class Pipeline:
             ctx.images += 1
             ctx.bytes_out += len(image.b64) * 3 // 4
             return OutputImage(b64_json=image.b64, revised_prompt=image.revised_prompt)
-        image = await self._materialise(image)
-        data = image.data
-        assert data is not None
-        fmt = image.fmt
-        if wanted is not None and fmt is not wanted:
-            data = await convert(data, wanted, req.output_compression)
-            fmt = wanted
-        ctx.images += 1
-        ctx.bytes_out += len(data)
         if req.response_format is ResponseFormat.URL:
-            ttl = self.deps.url_ttl_seconds
-            stored = await self.deps.files.store(data, fmt, ctx.key_id, ttl)
+            stored, image = await self.store_image(ctx, req, image)
             exp = int(stored.expires_at.timestamp())
             url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
             return OutputImage(url=url, revised_prompt=image.revised_prompt)
+        data, image = await self._encoded(req, image)
+        ctx.images += 1
+        ctx.bytes_out += len(data)
         b64 = base64.b64encode(data).decode("ascii")
         return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt)
+
+    async def store_image(
+        self, ctx: RequestContext, req: ImageRequest, image: GeneratedImage
+    ) -> tuple[StoredFile, GeneratedImage]:
+        """Fetch or decode, convert if needed, and store once in the file store."""
+        data, image = await self._encoded(req, image)
+        ctx.images += 1
+        ctx.bytes_out += len(data)
+        fmt = req.output_format or image.fmt
+        stored = await self.deps.files.store(data, fmt, ctx.key_id, self.deps.url_ttl_seconds)
+        return stored, image
+
+    async def _encoded(
+        self, req: ImageRequest, image: GeneratedImage
+    ) -> tuple[bytes, GeneratedImage]:
+        image = await self._materialise(image)
+        data = image.data
+        assert data is not None
+        wanted = req.output_format
+        if wanted is not None and image.fmt is not wanted:
+            data = await convert(data, wanted, req.output_compression)
+        return data, image
 
     async def _materialise(self, image: GeneratedImage) -> GeneratedImage:
         """Bytes for an image given as base64 or as a (short-lived) upstream URL."""

@@ -92,6 +92,20 @@ class Router:
             return route
         return dataclasses.replace(route, credential_index=credential[0], credential=credential[1])
 
+    def route_for(self, model: str, deployment: str, credential_index: int | None) -> Route | None:
+        """The route a task was submitted on (same deployment, same upstream credential — an
+        upstream task is only visible to the key that created it), if still configured."""
+        for route in self._routes.get(model, []):
+            if route.name != deployment:
+                continue
+            keys = self._pools[route.provider_name].keys
+            if credential_index is None or not 0 <= credential_index < len(keys):
+                return route
+            return dataclasses.replace(
+                route, credential_index=credential_index, credential=keys[credential_index]
+            )
+        return None
+
     def another_credential(self, route: Route) -> Route | None:
         """The same deployment with the next usable key of its pool, if there is one."""
         pool = self._pools[route.provider_name]

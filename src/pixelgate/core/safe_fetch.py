@@ -21,7 +21,7 @@ import httpx
 
 from pixelgate.errors import InvalidParameter, PayloadTooLarge
 
-__all__ = ["FetchPolicy", "IPAddress", "check_address", "fetch_public"]
+__all__ = ["FetchPolicy", "IPAddress", "check_address", "check_url", "fetch_public", "post_public"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -77,9 +77,9 @@ def _refuse(param: str, why: str) -> InvalidParameter:
     return InvalidParameter(f"Could not fetch {param}: {why}.", param=param)
 
 
-async def _pinned_request(
-    client: httpx.AsyncClient, url: str, param: str, policy: FetchPolicy
-) -> httpx.Response:
+async def check_url(url: str, param: str, policy: FetchPolicy) -> IPAddress:
+    """The checked address to connect to for `url`; refuses non-http(s) URLs, names that
+    do not resolve and any internal address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refuse(param, "only http and https URLs are fetched")
@@ -89,19 +89,57 @@ async def _pinned_request(
         raise _refuse(param, f"the host {parts.hostname!r} does not resolve")
     if not all(check_address(ip, policy) for ip in addresses):
         raise _refuse(param, "the address is not public (internal addresses are refused)")
-    ip = addresses[0]
+    return addresses[0]
+
+
+async def _pinned_request(
+    client: httpx.AsyncClient,
+    url: str,
+    param: str,
+    policy: FetchPolicy,
+    post: tuple[bytes, dict[str, str]] | None = None,
+) -> httpx.Response:
+    ip = await check_url(url, param, policy)
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    assert parts.hostname is not None
     literal = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
     netloc = f"{literal}:{port}"
     pinned = parts._replace(netloc=netloc).geturl()
     host_header = parts.netloc.rsplit("@", 1)[-1]
+    content, headers = post if post is not None else (None, {})
     request = client.build_request(
-        "GET",
+        "POST" if post is not None else "GET",
         pinned,
-        headers={"Host": host_header},
+        headers={**headers, "Host": host_header},
+        content=content,
         extensions={"sni_hostname": parts.hostname},
         timeout=httpx.Timeout(policy.timeout_seconds, connect=10.0),
     )
     return await client.send(request, stream=True)
+
+
+async def post_public(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    policy: FetchPolicy,
+) -> int:
+    """POST `body` to a client-supplied URL (webhooks) on the same rules as fetching:
+    public addresses only, pinned connection. Redirects are not followed (a webhook that
+    answers 3xx has not accepted the delivery). Returns the status code."""
+    try:
+        resp = await _pinned_request(client, url, "callback_url", policy, (body, headers))
+    except httpx.HTTPError:
+        raise _refuse("callback_url", "the server could not be reached") from None
+    try:
+        await resp.aread()
+    except httpx.HTTPError:
+        pass
+    finally:
+        await resp.aclose()
+    return resp.status_code
 
 
 async def fetch_public(

@@ -1,5 +1,7 @@
 """What a provider is: a pure HTTP adapter (to_upstream / from_upstream / map_error) that the
-executor drives, or a local engine that produces images in-process (the sandbox)."""
+executor drives, a local engine that produces images in-process (the sandbox), or a task
+adapter for upstreams that accept work and are polled for it (BFL, Midjourney proxies,
+DashScope async) — the task worker drives those."""
 
 from __future__ import annotations
 
@@ -21,8 +23,16 @@ __all__ = [
     "Route",
     "StreamingAdapter",
     "StreamingEngine",
+    "TaskActions",
+    "TaskAdapter",
+    "TaskDone",
+    "TaskFailed",
+    "TaskPending",
+    "TaskPoll",
+    "TaskRecovery",
     "UpstreamRequest",
     "UpstreamResponse",
+    "UpstreamTask",
 ]
 
 
@@ -119,7 +129,85 @@ class StreamingEngine(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamTask:
+    """The upstream's handle on accepted work. `data` (e.g. BFL's polling_url, the reported
+    cost) is persisted with the task, so it stays small, flat and free of secrets."""
+
+    id: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPending:
+    """Not finished yet; `progress` in percent when the upstream tells."""
+
+    progress: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    """Finished: images as URLs (fetched at once by the worker) or bytes. `actions` are
+    follow-up actions the upstream offers on this result (Midjourney's U1…V4 buttons), by
+    label → the upstream's own id for it."""
+
+    result: ImageResult
+    actions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    error: GatewayError
+
+
+TaskPoll = TaskPending | TaskDone | TaskFailed
+
+
+@runtime_checkable
+class TaskAdapter(Protocol):
+    """Pure translation for a task-based upstream: submit once, then poll until done.
+
+    `marker` is the gateway's task id; adapters whose upstream echoes an opaque field send it
+    along so an interrupted submit can be found again (see TaskRecovery).
+    """
+
+    def submit_request(self, req: ImageRequest, route: Route, marker: str) -> UpstreamRequest: ...
+
+    def parse_submit(self, resp: UpstreamResponse, route: Route) -> UpstreamTask:
+        """The accepted task; raises a GatewayError when the upstream refused it."""
+        ...
+
+    def poll_request(self, task: UpstreamTask, route: Route) -> UpstreamRequest: ...
+
+    def parse_poll(self, resp: UpstreamResponse, task: UpstreamTask, route: Route) -> TaskPoll:
+        """The task's state; raises a GatewayError when the poll itself failed."""
+        ...
+
+    def map_error(self, resp: UpstreamResponse, route: Route) -> GatewayError: ...
+
+
+@runtime_checkable
+class TaskRecovery(Protocol):
+    """Optional: find a submission by its marker, so a submit interrupted by a crash (sent,
+    answer never recorded) is looked up instead of being sent a second time."""
+
+    def find_request(self, marker: str, route: Route) -> UpstreamRequest: ...
+
+    def parse_find(
+        self, resp: UpstreamResponse, marker: str, route: Route
+    ) -> UpstreamTask | None: ...
+
+
+@runtime_checkable
+class TaskActions(Protocol):
+    """Optional: follow-up work on a finished task (Midjourney upscale / variation)."""
+
+    def action_request(
+        self, parent: UpstreamTask, action: str, route: Route, marker: str
+    ) -> UpstreamRequest: ...
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSpec:
     type: str
-    engine: LocalEngine | HttpAdapter
+    engine: LocalEngine | HttpAdapter | TaskAdapter
     description: str = ""

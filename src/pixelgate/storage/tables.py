@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["api_keys", "files", "idempotency_keys", "metadata", "usage_log"]
+__all__ = ["api_keys", "files", "idempotency_keys", "metadata", "tasks", "usage_log"]
 
 metadata = MetaData()
 
@@ -78,4 +78,45 @@ idempotency_keys = Table(
     Column("response", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Durable tasks (migration 0003). `request` is the canonical request as JSON with every image
+# moved to the blob store (never base64 in a row); state changes are compare-and-swap on
+# `state` (and on `lease_owner` for the worker holding the task).
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("key_id", String(40), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("family", String(20), nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("deployment", String(200), nullable=True),
+    Column("credential_index", Integer, nullable=True),
+    Column("request", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("progress", Integer, nullable=True),
+    Column("upstream_id", String(200), nullable=True),
+    Column("upstream_meta", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("polls", Integer, nullable=False),
+    Column("fetch_failures", Integer, nullable=False),
+    Column("next_poll_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error_type", String(80), nullable=True),
+    Column("error_code", String(80), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("callback_url", Text, nullable=True),
+    Column("callback_state", String(16), nullable=True),
+    Column("callback_attempts", Integer, nullable=False),
+    Column("base_url", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ix_tasks_due", "state", "next_poll_at"),
+    Index("ix_tasks_callback", "callback_state", "next_poll_at"),
+    Index("ix_tasks_key_created", "key_id", "created_at"),
 )

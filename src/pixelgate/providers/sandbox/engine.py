@@ -23,11 +23,27 @@ from pixelgate.providers.sandbox.render import RenderSpec, coarse_preview, rende
 __all__ = ["SandboxEngine"]
 
 
+# Long edge in pixels per resolution tier (Gemini-style "1K", xAI-style "1k").
+_TIERS = {"0.5k": 512, "1k": 1024, "2k": 2048, "4k": 4096}
+
+
+def _geometry(req: ImageRequest) -> Size | None:
+    """`aspect_ratio` / `resolution`, when given, decide the size (1:1 and 1K by default)."""
+    if req.aspect_ratio is None and req.resolution is None:
+        return req.size
+    edge = _TIERS.get((req.resolution or "1k").lower(), 1024)
+    w, _, h = (req.aspect_ratio or "1:1").partition(":")
+    rw, rh = float(w), float(h)
+    if rw >= rh:
+        return Size(edge, max(16, round(edge * rh / rw)))
+    return Size(max(16, round(edge * rw / rh)), edge)
+
+
 def _spec(req: ImageRequest, index: int) -> RenderSpec:
     return RenderSpec(
         prompt=req.prompt,
         seed=req.seed,
-        size=req.size,
+        size=_geometry(req),
         fmt=req.output_format or ImageFormat.PNG,
         compression=req.output_compression,
         transparent=req.background == "transparent",
