@@ -98,6 +98,15 @@ class DeploymentConfig(_Strict):
     provider: str
     upstream_model: str | None = None
     aliases: tuple[str, ...] = ()
+    # Region tags (e.g. [global], [cn]); the X-Pixelgate-Region header selects among them.
+    regions: tuple[str, ...] = ()
+    # The model answers only requests that name a region (400 naming the header otherwise).
+    region_required: bool = False
+
+    @field_validator("regions")
+    @classmethod
+    def _lower_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(r.strip().lower() for r in value if r.strip())
 
     @property
     def target_model(self) -> str:
@@ -181,16 +190,17 @@ def load_config(path: Path | None, known_provider_types: frozenset[str]) -> Gate
                 f"{source}: key providers.{name}.type: unknown provider type "
                 f"{provider.type!r} (known: {known})"
             )
-    seen: set[str] = set()
+    owner: dict[str, str] = {}  # client-facing name -> the model it routes to
     for i, dep in enumerate(cfg.deployments):
         if dep.provider not in cfg.providers:
             raise ConfigError(
                 f"{source}: key deployments[{i}].provider: no provider named {dep.provider!r}"
             )
+        # Several deployments may serve one model (regions, failover); a name may not
+        # stand for two different models.
         for name in (dep.model, *dep.aliases):
-            if name in seen:
+            if owner.setdefault(name, dep.model) != dep.model:
                 raise ConfigError(
                     f"{source}: key deployments[{i}].model: {name!r} is declared twice"
                 )
-            seen.add(name)
     return _with_sandbox(cfg)

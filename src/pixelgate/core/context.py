@@ -24,6 +24,8 @@ class RequestContext:
     images: int = 0
     bytes_out: int = 0
     dropped_params: list[str] = field(default_factory=list)
+    region: str | None = None  # from X-Pixelgate-Region (or X-TokenHub-Region)
+    stream_error: str | None = None  # error code of a failure after a stream began
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -61,7 +61,7 @@ class Pipeline:
         self.deps = deps
 
     async def images(self, ctx: RequestContext, req: ImageRequest) -> ImageOutcome:
-        routes = self.deps.router.plan(req.model)
+        routes = self.deps.router.plan(req.model, ctx.region)
         canonical = routes[0].deployment.model
         contract = self.deps.catalog.contract(canonical)
         req = contract.check(dataclasses.replace(req, model=canonical))

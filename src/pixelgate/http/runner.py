@@ -18,9 +18,12 @@ from pixelgate.errors import AuthenticationError, GatewayError
 from pixelgate.http.jsonio import JSONResponse
 from pixelgate.services import Services
 
-__all__ = ["Dialect", "run_endpoint", "services_of"]
+__all__ = ["REGION_HEADERS", "Dialect", "run_endpoint", "services_of"]
 
 log = logging.getLogger("pixelgate.http")
+
+# The region selector; X-TokenHub-Region is accepted as an alias (seed 000).
+REGION_HEADERS = ("x-pixelgate-region", "x-tokenhub-region")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ async def run_endpoint(
         dialect=dialect.name,
         endpoint=request.url.path,
         base_url=base.rstrip("/"),
+        region=next((request.headers[h] for h in REGION_HEADERS if request.headers.get(h)), None),
     )
     error_code: str | None = None
     status = 500
