@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from pixelgate.catalog.geometry import check_geometry
 from pixelgate.core.models import ImageFormat, ImageRequest, Operation, Size
 from pixelgate.errors import InvalidParameter
 
@@ -63,6 +64,15 @@ class ModelContract(BaseModel):
     transparent_formats: tuple[ImageFormat, ...] = (ImageFormat.PNG, ImageFormat.WEBP)
     compression_formats: tuple[ImageFormat, ...] = (ImageFormat.JPEG, ImageFormat.WEBP)
     echo_fields: bool = False
+    # Geometry selectors (catalog/geometry.py): the allowed values; empty refuses the field.
+    aspect_ratios: tuple[str, ...] = ()
+    resolutions: tuple[str, ...] = ()
+    # Operations that may carry `resolution`; None: every operation.
+    resolution_operations: tuple[Operation, ...] | None = None
+    # `size` is an alias for the nearest aspect ratio (and resolution), not a pixel size.
+    size_alias: bool = False
+    max_input_images: int = 16
+    masks: bool = True
 
     def check(self, req: ImageRequest) -> ImageRequest:
         """Return `req` with defaults filled in, or raise InvalidParameter naming the rule."""
@@ -81,6 +91,7 @@ class ModelContract(BaseModel):
             raise InvalidParameter(
                 f"n must be between 1 and {self.n_max} for {req.model!r}.", param="n"
             )
+        req = check_geometry(self, req)
         size = self._check_size(req)
         self._check_choice("quality", req.quality, self.qualities, req.model)
         self._check_choice("background", req.background, self.backgrounds, req.model)
