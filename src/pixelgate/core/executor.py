@@ -3,8 +3,12 @@ process; transport failures become retryable gateway errors."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 import httpx
 
+from pixelgate.core.streaming import SseEvent, parse_sse
 from pixelgate.errors import (
     InvalidParameter,
     PayloadTooLarge,
@@ -15,7 +19,7 @@ from pixelgate.errors import (
 from pixelgate.providers.base import UpstreamRequest, UpstreamResponse
 from pixelgate.settings import Timeouts
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "UpstreamStream"]
 
 _FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -52,6 +56,35 @@ class Executor:
             raise UpstreamUnavailable("The upstream could not be reached.") from None
         return UpstreamResponse(resp.status_code, dict(resp.headers), resp.content)
 
+    async def open_stream(
+        self, req: UpstreamRequest, timeouts: Timeouts
+    ) -> UpstreamStream | UpstreamResponse:
+        """Start a streamed call: an open event stream on 2xx, else the whole error answer."""
+        timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
+        request = self.client.build_request(
+            req.method,
+            req.url,
+            headers=req.headers,
+            content=req.content,
+            params=req.params or None,
+            timeout=timeout,
+        )
+        try:
+            resp = await self.client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise UpstreamTimeout("The upstream did not answer in time.") from None
+        except httpx.TransportError:
+            raise UpstreamUnavailable("The upstream could not be reached.") from None
+        if resp.status_code >= 400:
+            try:
+                body = await resp.aread()
+            except httpx.HTTPError:
+                body = b""
+            finally:
+                await resp.aclose()
+            return UpstreamResponse(resp.status_code, dict(resp.headers), body)
+        return UpstreamStream(resp)
+
     async def fetch_image(self, url: str, param: str, max_bytes: int) -> tuple[bytes, str | None]:
         """Download a client-supplied image URL (http/https only, bounded size and time)."""
         if not url.startswith(("http://", "https://")):
@@ -76,3 +109,24 @@ class Executor:
                 return bytes(chunks), resp.headers.get("content-type")
         except httpx.HTTPError:
             raise InvalidParameter(f"Could not fetch {param}.", param=param) from None
+
+
+@dataclass
+class UpstreamStream:
+    """An open streamed upstream answer; iterate `events()` once, then it closes itself."""
+
+    response: httpx.Response
+
+    async def events(self) -> AsyncIterator[SseEvent]:
+        try:
+            async for event in parse_sse(self.response.aiter_lines()):
+                yield event
+        except httpx.TimeoutException:
+            raise UpstreamTimeout("The upstream stream stalled.") from None
+        except httpx.HTTPError:
+            raise UpstreamBadResponse("The upstream stream broke off.") from None
+        finally:
+            await self.response.aclose()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
