@@ -3,13 +3,22 @@
 parse (dialect) → resolve model → contract check → load input images → route → provider →
 post-process (format conversion, store + sign for url) → render (dialect). Usage logging
 wraps the whole call in the endpoint runner, so failures are logged too.
+
+`stream` is the same path for clients that take the answer part by part (chat completions,
+Gemini streaming); `passthrough` forwards a native body (Gemini-native → Gemini) with the
+same routing, retries and error mapping. Chat and Gemini-native clients may get a text-only
+answer (`ImageRequest.accept_text`); /v1/images/* never get a 200 without an image.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import dataclasses
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from pixelgate.catalog import Catalog
 from pixelgate.core.context import RequestContext
@@ -17,17 +26,33 @@ from pixelgate.core.executor import Executor
 from pixelgate.core.imaging import convert, inspect_image
 from pixelgate.core.models import (
     GeneratedImage,
+    ImageFormat,
     ImageInput,
     ImageRequest,
     ImageResult,
     ResponseFormat,
+    Usage,
 )
+from pixelgate.core.native import NativeCall, NativeOutcome
 from pixelgate.core.router import Router
-from pixelgate.errors import GatewayError, InvalidParameter, UpstreamBadResponse
-from pixelgate.providers.base import HttpAdapter, LocalEngine, ProviderSpec, Route
+from pixelgate.core.streaming import SseEvent
+from pixelgate.errors import (
+    ContentPolicyError,
+    GatewayError,
+    InvalidParameter,
+    UpstreamBadResponse,
+)
+from pixelgate.providers.base import (
+    HttpAdapter,
+    LocalEngine,
+    ProviderSpec,
+    Route,
+    UpstreamResponse,
+)
+from pixelgate.providers.capabilities import ContentStreamAdapter, NativePassthrough
 from pixelgate.storage.files import FileService
 
-__all__ = ["ImageOutcome", "OutputImage", "Pipeline"]
+__all__ = ["ImageOutcome", "OutputImage", "Pipeline", "StreamPart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +60,16 @@ class OutputImage:
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
+    fmt: ImageFormat | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPart:
+    """A piece of a streamed answer: text and/or finished images; usage when known."""
+
+    text: str | None = None
+    outputs: tuple[OutputImage, ...] = ()
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +141,33 @@ class Pipeline:
             spec = self.deps.providers[route.provider.type]
             ctx.deployment = route.name
             try:
-                return await self._call_route(spec, req, route)
+                return await self._call_fanned(spec, req, route)
             except GatewayError as exc:
                 if not exc.retryable:
                     raise
                 last = exc
         assert last is not None
         raise last
+
+    async def _call_fanned(
+        self, spec: ProviderSpec, req: ImageRequest, route: Route
+    ) -> ImageResult:
+        """One call, or several in parallel when `n` is more than one call can make."""
+        per = spec.images_per_call
+        if per is None or req.n <= per:
+            return await self._call_route(spec, req, route)
+        counts = [per] * (req.n // per) + ([req.n % per] if req.n % per else [])
+        try:
+            async with asyncio.TaskGroup() as group:
+                calls = [
+                    group.create_task(
+                        self._call_route(spec, dataclasses.replace(req, n=count), route)
+                    )
+                    for count in counts
+                ]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return _merge([call.result() for call in calls])
 
     async def _call_route(self, spec: ProviderSpec, req: ImageRequest, route: Route) -> ImageResult:
         engine = spec.engine
@@ -130,30 +185,30 @@ class Pipeline:
         self, ctx: RequestContext, req: ImageRequest, result: ImageResult
     ) -> tuple[OutputImage, ...]:
         if not result.images:
-            raise UpstreamBadResponse("The upstream returned no image.")
-        outputs = []
+            _check_text_only(req, result.text)
+            return ()
+        return tuple([await self._output(ctx, req, image) for image in result.images])
+
+    async def _output(
+        self, ctx: RequestContext, req: ImageRequest, image: GeneratedImage
+    ) -> OutputImage:
+        image = await self._materialise(image, req)
+        data = image.data
+        assert data is not None
+        fmt = image.fmt
         wanted = req.output_format
-        for image in result.images:
-            image = await self._materialise(image, req)
-            data = image.data
-            assert data is not None
-            fmt = image.fmt
-            if wanted is not None and fmt is not wanted:
-                data = await convert(data, wanted, req.output_compression)
-                fmt = wanted
-            ctx.images += 1
-            ctx.bytes_out += len(data)
-            if req.response_format is ResponseFormat.URL:
-                stored = await self.deps.files.store(
-                    data, fmt, ctx.key_id, self.deps.url_ttl_seconds
-                )
-                exp = int(stored.expires_at.timestamp())
-                url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
-                outputs.append(OutputImage(url=url, revised_prompt=image.revised_prompt))
-            else:
-                b64 = base64.b64encode(data).decode("ascii")
-                outputs.append(OutputImage(b64_json=b64, revised_prompt=image.revised_prompt))
-        return tuple(outputs)
+        if wanted is not None and fmt is not wanted:
+            data = await convert(data, wanted, req.output_compression)
+            fmt = wanted
+        ctx.images += 1
+        ctx.bytes_out += len(data)
+        if req.response_format is ResponseFormat.URL:
+            stored = await self.deps.files.store(data, fmt, ctx.key_id, self.deps.url_ttl_seconds)
+            exp = int(stored.expires_at.timestamp())
+            url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
+            return OutputImage(url=url, revised_prompt=image.revised_prompt, fmt=fmt)
+        b64 = base64.b64encode(data).decode("ascii")
+        return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt, fmt=fmt)
 
     async def _materialise(self, image: GeneratedImage, req: ImageRequest) -> GeneratedImage:
         if image.data is not None:
@@ -170,3 +225,142 @@ class Pipeline:
                 f"Could not use the upstream's image: {exc.message}"
             ) from None
         return dataclasses.replace(image, data=data, fmt=fmt, width=width, height=height)
+
+    async def stream(
+        self, ctx: RequestContext, req: ImageRequest
+    ) -> AsyncGenerator[StreamPart, None]:
+        """The answer part by part. Upstreams that stream (ContentStreamAdapter) are streamed;
+        others answer in one part. Another route is tried only before the first part."""
+        routes = self.deps.router.plan(req.model, ctx.region)
+        canonical = routes[0].deployment.model
+        contract = self.deps.catalog.contract(canonical)
+        req = contract.check(dataclasses.replace(req, model=canonical))
+        ctx.model = canonical
+        req = await self._load_inputs(req)
+        images = 0
+        texts: list[str] = []
+        async with contextlib.aclosing(self._stream_results(ctx, req, routes)) as results:
+            async for result in results:
+                outputs = tuple([await self._output(ctx, req, image) for image in result.images])
+                images += len(outputs)
+                texts += [result.text] if result.text else []
+                yield StreamPart(result.text, outputs, result.usage)
+        if not images:
+            _check_text_only(req, "".join(texts) or None)
+
+    async def _stream_results(
+        self, ctx: RequestContext, req: ImageRequest, routes: list[Route]
+    ) -> AsyncGenerator[ImageResult, None]:
+        last: GatewayError | None = None
+        for route in routes:
+            spec = self.deps.providers[route.provider.type]
+            engine = spec.engine
+            ctx.deployment = route.name
+            started = False
+            try:
+                streams = isinstance(engine, ContentStreamAdapter) and req.n == 1
+                if not (streams and isinstance(engine, HttpAdapter)):
+                    yield await self._call_fanned(spec, req, route)
+                    return
+                assert isinstance(engine, ContentStreamAdapter)
+                upstream = engine.content_stream_request(req, route)
+                opened = await self.deps.executor.open_stream(upstream, route.provider.timeouts)
+                if isinstance(opened, UpstreamResponse):
+                    raise engine.map_error(opened, route)
+                async with contextlib.aclosing(opened.events()) as events:
+                    async for event in events:
+                        result = engine.parse_content_event(event, req, route)
+                        if result is not None:
+                            started = True
+                            yield result
+                return
+            except GatewayError as exc:
+                if started or not exc.retryable:
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    async def passthrough(
+        self, ctx: RequestContext, req: ImageRequest, call: NativeCall
+    ) -> NativeOutcome | None:
+        """Forward `call.body` unchanged when the model's first route speaks `call.protocol`
+        (over the routes that do); None when the request must take the canonical path."""
+        routes = self.deps.router.plan(req.model, ctx.region)
+        native = [r for r in routes if self._speaks(r, call.protocol)]
+        if not native or native[0] is not routes[0]:
+            return None
+        ctx.model = routes[0].deployment.model
+        last: GatewayError | None = None
+        for route in native:
+            engine = self.deps.providers[route.provider.type].engine
+            assert isinstance(engine, NativePassthrough) and isinstance(engine, HttpAdapter)
+            ctx.deployment = route.name
+            upstream = engine.passthrough_request(call, route)
+            timeouts = route.provider.timeouts
+            try:
+                if call.stream and call.sse:
+                    opened = await self.deps.executor.open_stream(upstream, timeouts)
+                    if isinstance(opened, UpstreamResponse):
+                        raise engine.map_error(opened, route)
+                    return NativeOutcome(events=_counted(ctx, engine, opened.events()))
+                resp = await self.deps.executor.send(upstream, timeouts)
+                if resp.status >= 400:
+                    raise engine.map_error(resp, route)
+                ctx.images += engine.count_images(resp.body)
+                ctx.bytes_out += len(resp.body)
+                return NativeOutcome(body=resp.body)
+            except GatewayError as exc:
+                if not exc.retryable:
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    def _speaks(self, route: Route, protocol: str) -> bool:
+        engine = self.deps.providers[route.provider.type].engine
+        return (
+            isinstance(engine, NativePassthrough)
+            and isinstance(engine, HttpAdapter)
+            and engine.protocol == protocol
+        )
+
+
+async def _counted(
+    ctx: RequestContext, engine: NativePassthrough, events: AsyncGenerator[SseEvent, None]
+) -> AsyncIterator[str]:
+    async with contextlib.aclosing(events) as stream:
+        async for event in stream:
+            ctx.images += engine.count_images(event.data)
+            ctx.bytes_out += len(event.data)
+            yield event.data
+
+
+def _check_text_only(req: ImageRequest, text: str | None) -> None:
+    """An answer without an image: fine for clients that take text, an error otherwise."""
+    if text and req.accept_text:
+        return
+    if text:
+        preview = text if len(text) <= 200 else text[:199] + "…"
+        raise ContentPolicyError(
+            f"The model answered in text and made no image: {preview!r}",
+            code="no_image_generated",
+        )
+    raise UpstreamBadResponse("The upstream returned no image.")
+
+
+def _merge(results: list[ImageResult]) -> ImageResult:
+    """Results of a fanned-out `n`: images in order, usage summed."""
+    usages = [r.usage for r in results if r.usage is not None]
+    usage = None
+    if usages:
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(Usage):
+            items = [getattr(u, f.name) for u in usages if getattr(u, f.name) is not None]
+            values[f.name] = sum(items) if items else None
+        usage = Usage(**values)
+    texts = [r.text for r in results if r.text]
+    images = tuple(image for r in results for image in r.images)
+    return dataclasses.replace(
+        results[0], images=images, usage=usage, text="\n".join(texts) or None
+    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from pixelgate.auth.api_keys import extract_key
 from pixelgate.core.context import RequestContext
@@ -87,5 +88,24 @@ async def run_endpoint(
     response.headers["X-Request-Id"] = ctx.request_id
     if ctx.dropped_params:
         response.headers["X-Pixelgate-Dropped-Params"] = ",".join(ctx.dropped_params)
-    await services.usage.record(ctx, status, error_code)
+    if isinstance(response, StreamingResponse):
+        # The row is written when the stream ends, with what it delivered.
+        response.body_iterator = _record_after(response.body_iterator, services, ctx, status)
+    else:
+        await services.usage.record(ctx, status, error_code)
     return response
+
+
+async def _record_after(
+    body: AsyncIterable[str | bytes | memoryview],
+    services: Services,
+    ctx: RequestContext,
+    status: int,
+) -> AsyncIterator[str | bytes | memoryview]:
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        # Shielded: a client that hangs up cancels the stream, not its usage row.
+        with anyio.CancelScope(shield=True):
+            await services.usage.record(ctx, status, ctx.stream_error)
