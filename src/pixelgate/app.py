@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, chat, files, health, images, models
+from pixelgate.api import admin, chat, files, gemini, health, images, models
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *images.routes,
             *chat.routes,
             *models.routes,
+            *gemini.routes,
             *files.routes,
             *health.routes,
             *admin.routes,

@@ -282,11 +282,11 @@ class Pipeline:
         raise last
 
     async def passthrough(
-        self, ctx: RequestContext, req: ImageRequest, call: NativeCall
+        self, ctx: RequestContext, model: str, call: NativeCall
     ) -> NativeOutcome | None:
         """Forward `call.body` unchanged when the model's first route speaks `call.protocol`
         (over the routes that do); None when the request must take the canonical path."""
-        routes = self.deps.router.plan(req.model, ctx.region)
+        routes = self.deps.router.plan(model, ctx.region)
         native = [r for r in routes if self._speaks(r, call.protocol)]
         if not native or native[0] is not routes[0]:
             return None
