@@ -7,6 +7,7 @@ Fields the gateway does not model are kept in `ImageRequest.native`, never rejec
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from pixelgate.core.models import ImageInput, ImageRequest, Operation, ResponseFormat
 from pixelgate.core.pipeline import ImageOutcome
+from pixelgate.dialects import openai_image_refs
 from pixelgate.dialects.fields import (
     opt_bool,
     opt_format,
@@ -31,6 +33,7 @@ __all__ = [
     "parse_edit_form",
     "parse_edit_json",
     "parse_generation",
+    "parse_generation_form",
     "render",
     "render_error",
 ]
@@ -45,6 +48,8 @@ def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dic
         "prompt": req_str(body, "prompt"),
         "n": 1 if n is None else n,
         "size": opt_size(body),
+        "aspect_ratio": opt_str(body, "aspect_ratio"),
+        "resolution": opt_str(body, "resolution"),
         "quality": opt_str(body, "quality"),
         "output_format": opt_format(body),
         "output_compression": opt_int(body, "output_compression", form),
@@ -59,7 +64,11 @@ def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dic
 
 
 def parse_generation(body: dict[str, Any], default_rf: ResponseFormat) -> ImageRequest:
-    return ImageRequest(**_common(body, default_rf, form=False), native=body)
+    refs = openai_image_refs.references(body)
+    operation = openai_image_refs.generation_operation(body, bool(refs))
+    return ImageRequest(
+        **_common(body, default_rf, form=False), operation=operation, images=refs, native=body
+    )
 
 
 def _upload(part: UploadFile | str, param: str, data: bytes) -> ImageInput:
@@ -105,6 +114,15 @@ async def parse_edit_form(
         mask=mask,
         native=native,
     )
+
+
+async def parse_generation_form(
+    form: FormData, default_rf: ResponseFormat, max_images: int
+) -> ImageRequest:
+    """A multipart generation: image-to-image with the uploaded `image` file(s) (seed 003)."""
+    req = await parse_edit_form(form, default_rf, max_images)
+    operation = openai_image_refs.generation_operation(req.native, has_references=True)
+    return dataclasses.replace(req, operation=operation)
 
 
 def _ref(value: Any, param: str) -> ImageInput:
