@@ -298,6 +298,8 @@ async def sse(
     """`data:` events (dicts are serialised, strings are upstream JSON sent as they are)."""
     try:
         async for item in items:
+            if isinstance(item, str) and item.lstrip().startswith('{"error"'):
+                ctx.stream_error = "upstream_error"  # the upstream's own mid-stream error
             data = item.encode() if isinstance(item, str) else orjson.dumps(item)
             yield b"data: " + data + b"\r\n\r\n"
     except GatewayError as err:

@@ -3,8 +3,10 @@ over loopback (plus the sandbox), and a small server of reference images."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import fields
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -15,6 +17,7 @@ from starlette.routing import Route
 from tests.fakes.gemini import GeminiFakeState, create_app
 from tests.fakes.images import image_bytes
 from tests.fakes.server import serve
+from tests.support.db import last_usage
 from tests.support.gateway import Gateway, start_gateway
 
 UPSTREAM_KEY = "fake-gemini-key"
@@ -110,3 +113,12 @@ def upstream(fake: tuple[str, GeminiFakeState]) -> GeminiFakeState:
     for f in fields(GeminiFakeState):
         setattr(state, f.name, getattr(fresh, f.name))
     return state
+
+
+def usage_when(gw: Gateway, matches: Callable[[Any], bool]) -> Any:
+    """The last usage row once it `matches`: a stream's row is written as the stream closes,
+    which may be just after the client stopped reading."""
+    deadline = time.monotonic() + 5
+    while not matches(row := last_usage(gw)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return row

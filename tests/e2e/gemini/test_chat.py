@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 from typing import Any
 
 import openai
 import pytest
 from PIL import Image
 
-from tests.e2e.gemini.conftest import UPSTREAM_KEY
+from tests.e2e.gemini.conftest import UPSTREAM_KEY, usage_when
 from tests.fakes.gemini import GeminiFakeState
 from tests.fakes.images import image_bytes
 from tests.support.db import last_usage
@@ -31,14 +30,6 @@ def client(gw: Gateway, **headers: str) -> openai.OpenAI:
 def size_of(b64: str) -> tuple[int, int]:
     with Image.open(io.BytesIO(base64.b64decode(b64))) as img:
         return img.size
-
-
-def usage_of(gw: Gateway, request_id: str) -> Any:
-    """The usage row of a request; a stream's row is written as the stream closes."""
-    deadline = time.monotonic() + 5
-    while (row := last_usage(gw)).request_id != request_id and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return row
 
 
 def user(content: Any) -> list[Any]:
@@ -209,7 +200,8 @@ def test_mid_stream_failure_is_an_error_event(gw: Gateway, upstream: GeminiFakeS
     with pytest.raises(openai.APIError) as info:
         list(stream)
     assert "Gemini upstream" in info.value.message
-    row = usage_of(gw, stream.response.headers["x-request-id"])
+    request_id = stream.response.headers["x-request-id"]
+    row = usage_when(gw, lambda row: row.request_id == request_id)
     assert (row.status, row.error_code) == (200, "upstream_error")
 
 

@@ -14,7 +14,7 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image
 
-from tests.e2e.gemini.conftest import BAD_KEY, UPSTREAM_KEY
+from tests.e2e.gemini.conftest import BAD_KEY, UPSTREAM_KEY, usage_when
 from tests.fakes.gemini import GeminiFakeState
 from tests.fakes.images import image_b64, image_bytes
 from tests.support.db import last_usage
@@ -139,6 +139,16 @@ def test_snake_case_query_key_bearer_and_v1beta(gw: Gateway, upstream: GeminiFak
     assert upstream.requests[-1].query == {}  # the client's ?key= never goes upstream
 
 
+def test_sdk_on_v1beta(gw: Gateway, upstream: GeminiFakeState) -> None:
+    http = types.HttpOptions(base_url=gw.base_url, api_version="v1beta", timeout=30_000)
+    client = genai.Client(api_key=gw.key, http_options=http)
+    response = client.models.generate_content(
+        model="tokenhub/nano-banana-pro", contents="x", config=config("1:1", "1K")
+    )
+    assert size_of(image_of(response)) == (1024, 1024)
+    assert upstream.requests[-1].path == "/v1beta/models/gemini-3-pro-image-preview:generateContent"
+
+
 def test_text_only_answer(gw: Gateway, upstream: GeminiFakeState) -> None:
     upstream.text_only_words = {"2+2"}
     client = sdk(gw)
@@ -179,6 +189,23 @@ def test_sandbox_serves_native_without_credentials(gw: Gateway, upstream: Gemini
     chunks = list(client.models.generate_content_stream(model="sandbox-image", contents="a lake"))
     assert len(chunks) == 1 and size_of(image_of(chunks[0])) == (1024, 1024)
     assert chunks[0].usage_metadata and chunks[0].usage_metadata.prompt_token_count
+    snake = {  # seed 004's snake_case names on the canonical path
+        "contents": [
+            {"role": "user", "parts": [{"text": "hold the flowers"}]},
+            {
+                "role": "model",
+                "parts": [{"inline_data": {"mime_type": "image/png", "data": image_b64(90, 60)}}],
+            },
+            {"role": "user", "parts": [{"text": "now in blue"}]},
+        ],
+        "system_instruction": {"parts": [{"text": "You are an illustrator."}]},
+        "generation_config": {"response_modalities": ["image"]},
+    }
+    resp = post(gw, "/v1/models/sandbox-image:generateContent", snake)
+    assert resp.status_code == 200, resp.text
+    part = resp.json()["candidates"][0]["content"]["parts"][0]["inlineData"]
+    assert size_of(base64.b64decode(part["data"])) == (90, 60)  # edited the model turn's image
+    assert last_usage(gw).prompt_preview == "You are an illustrator.\n\nnow in blue"
     as_array = post(
         gw,
         "/v1beta/models/sandbox-image:streamGenerateContent",
@@ -224,4 +251,6 @@ def test_upstream_failures_in_gemini_shape(gw: Gateway, upstream: GeminiFakeStat
     with pytest.raises(errors.ServerError) as mid_stream:
         list(stream)
     assert (mid_stream.value.code, mid_stream.value.status) == (500, "INTERNAL")
+    row = usage_when(gw, lambda row: row.endpoint.endswith(":streamGenerateContent"))
+    assert (row.status, row.error_code) == (200, "upstream_error")
     assert BAD_KEY not in gw.logs()
