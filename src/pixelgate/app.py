@@ -13,7 +13,20 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, ark, dashscope, docs, extend, files, health, images, models, tasks
+from pixelgate.api import (
+    admin,
+    ark,
+    chat,
+    dashscope,
+    docs,
+    extend,
+    files,
+    gemini,
+    health,
+    images,
+    models,
+    tasks,
+)
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -84,7 +97,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *images.routes,
             *tasks.routes,
             *extend.routes,
+            *chat.routes,
             *models.routes,
+            *gemini.routes,
             *files.routes,
             *health.routes,
             *admin.routes,

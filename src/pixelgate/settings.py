@@ -119,6 +119,16 @@ class DeploymentConfig(_Strict):
     # Overrides the provider's timeouts for this deployment.
     timeouts: Timeouts | None = None
 
+    # Region tags (e.g. [global], [cn]); the X-Pixelgate-Region header selects among them.
+    regions: tuple[str, ...] = ()
+    # The model answers only requests that name a region (400 naming the header otherwise).
+    region_required: bool = False
+
+    @field_validator("regions")
+    @classmethod
+    def _lower_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(r.strip().lower() for r in value if r.strip())
+
     @property
     def target_model(self) -> str:
         return self.upstream_model or self.model
@@ -275,6 +285,8 @@ def load_config(path: Path | None, known_provider_types: frozenset[str]) -> Gate
             raise ConfigError(
                 f"{source}: key deployments[{i}].provider: no provider named {dep.provider!r}"
             )
+        # Several deployments may serve one model (regions, failover); a name may not
+        # stand for two different models.
         for name in (dep.model, *dep.aliases):
             if names.setdefault(name, dep.model) != dep.model:
                 raise ConfigError(

@@ -8,7 +8,7 @@ task-based upstream answers the same way when its wait runs out.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -34,6 +34,8 @@ from pixelgate.tasks.models import Origin
 from pixelgate.tasks.service import TaskOptions, TaskStillRunning
 
 __all__ = ["OPENAI", "routes"]
+
+FormParser = Callable[[FormData, ResponseFormat, int], Awaitable[ImageRequest]]
 
 OPENAI = Dialect(openai_images.NAME, openai_images.render_error)
 MAX_FORM_FIELDS = 64
@@ -101,8 +103,34 @@ def _default_rf(request: Request) -> ResponseFormat:
     return ResponseFormat(services_of(request).config.defaults.response_format)
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _form_request(request: Request, parse: FormParser) -> ImageRequest:
+    settings = services_of(request).settings
+    try:
+        form = await request.form(
+            max_files=settings.max_images_per_request + 1, max_fields=MAX_FORM_FIELDS
+        )
+    except (MultiPartException, HTTPException) as exc:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message", str(exc))
+        raise RequestError(f"Malformed multipart body: {detail}") from None
+    try:
+        return await parse(form, _default_rf(request), settings.max_images_per_request)
+    finally:
+        await form.close()
+
+
+async def _variation(form: FormData, default_rf: ResponseFormat, _max: int) -> ImageRequest:
+    return await openai_images.parse_variation_form(form, default_rf)
+
+
 async def generations(request: Request) -> Response:
     async def handle(ctx: RequestContext) -> Response:
+        if _content_type(request) == "multipart/form-data":  # image-to-image uploads
+            req = await _form_request(request, openai_images.parse_generation_form)
+            return await _respond(ctx, request, req, form=True)
         body = await read_json_object(request)
         ctx.model = body.get("model") if isinstance(body.get("model"), str) else None
         if is_dashscope_body(body):
@@ -118,15 +146,9 @@ async def generations(request: Request) -> Response:
 async def edits(request: Request) -> Response:
     async def handle(ctx: RequestContext) -> Response:
         settings = services_of(request).settings
-        ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        ctype = _content_type(request)
         if ctype == "multipart/form-data":
-            form = await _read_form(request)
-            try:
-                req = await openai_images.parse_edit_form(
-                    form, _default_rf(request), settings.max_images_per_request
-                )
-            finally:
-                await form.close()
+            req = await _form_request(request, openai_images.parse_edit_form)
             return await _respond(ctx, request, req, form=True)
         elif ctype == "application/json":
             body = await read_json_object(request)
@@ -150,25 +172,10 @@ async def variations(request: Request) -> Response:
             raise UnsupportedMediaType(
                 "Image variations take multipart/form-data with an 'image' file."
             )
-        form = await _read_form(request)
-        try:
-            req = await openai_images.parse_variation_form(form, _default_rf(request))
-        finally:
-            await form.close()
+        req = await _form_request(request, _variation)
         return await _respond(ctx, request, req, form=True)
 
     return await run_endpoint(request, OPENAI, handle)
-
-
-async def _read_form(request: Request) -> FormData:
-    settings = services_of(request).settings
-    try:
-        return await request.form(
-            max_files=settings.max_images_per_request + 1, max_fields=MAX_FORM_FIELDS
-        )
-    except (MultiPartException, HTTPException) as exc:
-        detail = getattr(exc, "detail", None) or getattr(exc, "message", str(exc))
-        raise RequestError(f"Malformed multipart body: {detail}") from None
 
 
 routes = [

@@ -48,13 +48,14 @@ def hash_key(secret: str) -> str:
 
 
 def extract_key(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> str | None:
-    """The client key from `Authorization: Bearer`, `X-API-Key` or (optionally) `?key=`."""
+    """The client key from `Authorization: Bearer`, `X-API-Key` / `x-goog-api-key` (as the
+    google-genai SDK sends it) or (optionally) `?key=`."""
     auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    key = headers.get("x-api-key")
+    key = headers.get("x-api-key") or headers.get("x-goog-api-key")
     if key:
         return key.strip()
     if query is not None and query.get("key"):

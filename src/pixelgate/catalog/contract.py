@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from pixelgate.catalog.geometry import check_geometry
 from pixelgate.core.models import ImageFormat, ImageRequest, Operation, Size
 from pixelgate.errors import InvalidParameter
 
@@ -65,11 +66,8 @@ class ModelContract(BaseModel):
     backgrounds: tuple[str, ...] = ()
     transparent_formats: tuple[ImageFormat, ...] = (ImageFormat.PNG, ImageFormat.WEBP)
     compression_formats: tuple[ImageFormat, ...] = (ImageFormat.JPEG, ImageFormat.WEBP)
-    aspect_ratios: tuple[str, ...] = ()
-    resolutions: tuple[str, ...] = ()
     # Other enumerated fields, validated on the client's value (e.g. style, input_fidelity).
     choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    max_input_images: int = 16
     streaming: bool = False
     partial_images_max: int = 3
     # Fields forwarded upstream, per operation; None forwards every field the client sent.
@@ -77,6 +75,15 @@ class ModelContract(BaseModel):
     # Fields the gateway always sends upstream (e.g. response_format: b64_json for dall-e).
     upstream_overrides: dict[str, Any] = Field(default_factory=dict)
     echo_fields: bool = False
+    # Geometry selectors (catalog/geometry.py): the allowed values; empty refuses the field.
+    aspect_ratios: tuple[str, ...] = ()
+    resolutions: tuple[str, ...] = ()
+    # Operations that may carry `resolution`; None: every operation.
+    resolution_operations: tuple[Operation, ...] | None = None
+    # `size` is an alias for the nearest aspect ratio (and resolution), not a pixel size.
+    size_alias: bool = False
+    max_input_images: int = 16
+    masks: bool = True
 
     def forward(self, req: ImageRequest) -> tuple[dict[str, Any], list[str]]:
         """Split the client's fields into those forwarded upstream and those dropped. A body
@@ -112,11 +119,7 @@ class ModelContract(BaseModel):
             raise InvalidParameter(
                 f"n must be between 1 and {self.n_max} for {req.model!r}.", param="n"
             )
-        if len(req.images) > self.max_input_images:
-            raise InvalidParameter(
-                f"{req.model!r} takes at most {self.max_input_images} input image(s).",
-                param="image",
-            )
+        req = check_geometry(self, req)
         if req.stream and not self.streaming:
             raise InvalidParameter(f"{req.model!r} does not support streaming.", param="stream")
         if (
@@ -135,8 +138,6 @@ class ModelContract(BaseModel):
             value = req.native.get(name)
             if name != "style" and value is not None:
                 self._check_choice(name, str(value), values, req.model)
-        self._check_geometry("aspect_ratio", req.aspect_ratio, self.aspect_ratios, req.model)
-        self._check_geometry("resolution", req.resolution, self.resolutions, req.model)
         fmt = req.output_format or self.output_formats[0]
         if fmt not in self.output_formats:
             supported = ", ".join(f.value for f in self.output_formats)
@@ -192,21 +193,6 @@ class ModelContract(BaseModel):
             f"Invalid size {req.size} for {req.model!r}: supported sizes are {allowed}.",
             param="size",
         )
-
-    @staticmethod
-    def _check_geometry(
-        param: str, value: str | None, allowed: tuple[str, ...], model: str
-    ) -> None:
-        """Geometry the model cannot honour is refused, never silently ignored."""
-        if value is None:
-            return
-        if not allowed:
-            raise InvalidParameter(f"{model!r} does not support {param}.", param=param)
-        if value not in allowed:
-            raise InvalidParameter(
-                f"Invalid {param} {value!r} for {model!r}: expected one of {', '.join(allowed)}.",
-                param=param,
-            )
 
     @staticmethod
     def _check_choice(param: str, value: str | None, allowed: tuple[str, ...], model: str) -> None:

@@ -30,6 +30,7 @@ class RequestContext:
     # The dialect that renders errors, when the body's shape chose another one than the
     # endpoint's (a DashScope body on /v1/images/generations).
     dialect_override: Any = None
+    region: str | None = None  # from X-Pixelgate-Region (or X-TokenHub-Region)
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -3,7 +3,7 @@ process; transport failures become retryable gateway errors."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import httpx
@@ -83,6 +83,8 @@ class Executor:
         if resp.status_code >= 400:
             try:
                 body = await resp.aread()
+            except httpx.HTTPError:
+                body = b""
             finally:
                 await resp.aclose()
             return UpstreamResponse(resp.status_code, dict(resp.headers), body)
@@ -124,7 +126,7 @@ class UpstreamStream:
 
     response: httpx.Response
 
-    async def events(self) -> AsyncIterator[SseEvent]:
+    async def events(self) -> AsyncGenerator[SseEvent, None]:
         try:
             async for event in parse_sse(self.response.aiter_lines()):
                 yield event

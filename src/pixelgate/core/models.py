@@ -122,6 +122,9 @@ class ImageRequest:
     style: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
+    # The client's protocol can carry a text-only answer (chat completions, Gemini native);
+    # /v1/images/* cannot, so for them an answer without an image is an error.
+    accept_text: bool = False
     images: tuple[ImageInput, ...] = ()
     mask: ImageInput | None = None
     user: str | None = None

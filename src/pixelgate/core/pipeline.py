@@ -7,17 +7,24 @@ Usage logging wraps the whole call in the endpoint runner, so failures are logge
 Models served by a task-based upstream (BFL, Midjourney, …) are handed to the task runner
 after validation: the request becomes a durable task and waits for the worker's completion
 signal (see pixelgate.tasks).
+
+`stream` is the same path for clients that take the answer part by part (chat completions,
+Gemini streaming); `passthrough` forwards a native body (Gemini-native → Gemini) with the
+same routing, retries and error mapping. Chat and Gemini-native clients may get a text-only
+answer (`ImageRequest.accept_text`); /v1/images/* never get a 200 without an image.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
@@ -27,14 +34,18 @@ from pixelgate.core.executor import Executor, UpstreamStream
 from pixelgate.core.imaging import convert, inspect_image
 from pixelgate.core.models import (
     GeneratedImage,
+    ImageFormat,
     ImageInput,
     ImageRequest,
     ImageResult,
     ResponseFormat,
+    Usage,
 )
+from pixelgate.core.native import NativeCall, NativeOutcome
 from pixelgate.core.router import Router
-from pixelgate.core.streaming import StreamEvent
+from pixelgate.core.streaming import SseEvent, StreamEvent
 from pixelgate.errors import (
+    ContentPolicyError,
     GatewayError,
     InvalidParameter,
     UpstreamAuthError,
@@ -50,10 +61,19 @@ from pixelgate.providers.base import (
     StreamingAdapter,
     StreamingEngine,
     TaskAdapter,
+    UpstreamResponse,
 )
+from pixelgate.providers.capabilities import ContentStreamAdapter, NativePassthrough
 from pixelgate.storage.files import FileService, StoredFile
 
-__all__ = ["ImageOutcome", "OutputImage", "Pipeline", "PipelineDeps", "TaskRunner"]
+__all__ = [
+    "ImageOutcome",
+    "OutputImage",
+    "Pipeline",
+    "PipelineDeps",
+    "StreamPart",
+    "TaskRunner",
+]
 
 log = logging.getLogger("pixelgate.pipeline")
 T = TypeVar("T")
@@ -64,6 +84,16 @@ class OutputImage:
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
+    fmt: ImageFormat | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPart:
+    """A piece of a streamed answer: text and/or finished images; usage when known."""
+
+    text: str | None = None
+    outputs: tuple[OutputImage, ...] = ()
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +171,7 @@ class Pipeline:
     async def _prepare(
         self, ctx: RequestContext, req: ImageRequest
     ) -> tuple[list[Route], ModelContract, ImageRequest]:
-        routes = self.deps.router.plan(req.model)
+        routes = self.deps.router.plan(req.model, ctx.region)
         canonical = routes[0].deployment.model
         contract = self.deps.catalog.contract(canonical)
         req = contract.check(dataclasses.replace(req, model=canonical))
@@ -149,7 +179,7 @@ class Pipeline:
         if not self._passthrough(req, routes):
             req = await self._load_inputs(req)
         forward, dropped = contract.forward(req)
-        ctx.dropped_params = dropped
+        ctx.dropped_params += [name for name in dropped if name not in ctx.dropped_params]
         return routes, contract, dataclasses.replace(req, upstream_params=forward)
 
     def _passthrough(self, req: ImageRequest, routes: list[Route]) -> bool:
@@ -193,7 +223,7 @@ class Pipeline:
     ) -> ImageResult:
         async def attempt(route: Route) -> ImageResult:
             spec = self.deps.providers[route.provider.type]
-            return await self.call_route(spec, req, route)
+            return await self._call_fanned(spec, req, route)
 
         return await self.try_routes(ctx, req, routes, attempt)
 
@@ -250,6 +280,26 @@ class Pipeline:
             retry_after=router.cooldown_seconds,
         )
 
+    async def _call_fanned(
+        self, spec: ProviderSpec, req: ImageRequest, route: Route
+    ) -> ImageResult:
+        """One call, or several in parallel when `n` is more than one call can make."""
+        per = spec.images_per_call
+        if per is None or req.n <= per:
+            return await self.call_route(spec, req, route)
+        counts = [per] * (req.n // per) + ([req.n % per] if req.n % per else [])
+        try:
+            async with asyncio.TaskGroup() as group:
+                calls = [
+                    group.create_task(
+                        self.call_route(spec, dataclasses.replace(req, n=count), route)
+                    )
+                    for count in counts
+                ]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return _merge([call.result() for call in calls])
+
     async def call_route(self, spec: ProviderSpec, req: ImageRequest, route: Route) -> ImageResult:
         engine = spec.engine
         if isinstance(engine, HttpAdapter):
@@ -293,7 +343,8 @@ class Pipeline:
         self, ctx: RequestContext, req: ImageRequest, result: ImageResult
     ) -> tuple[OutputImage, ...]:
         if not result.images:
-            raise UpstreamBadResponse("The upstream returned no image.")
+            _check_text_only(req, result.text)
+            return ()
         outputs = []
         for image in result.images:
             outputs.append(await self.deliver_one(ctx, req, image))
@@ -305,24 +356,28 @@ class Pipeline:
         """Convert if needed, then inline as base64 or store once and sign a link."""
         if req.keep_upstream_urls and image.url is not None:
             ctx.images += 1
-            return OutputImage(url=image.url, revised_prompt=image.revised_prompt)
+            return OutputImage(url=image.url, revised_prompt=image.revised_prompt, fmt=image.fmt)
         wanted = req.output_format
         passthrough = image.b64 is not None and (wanted is None or image.fmt is wanted)
         if passthrough and req.response_format is ResponseFormat.B64_JSON:
             assert image.b64 is not None
             ctx.images += 1
             ctx.bytes_out += len(image.b64) * 3 // 4
-            return OutputImage(b64_json=image.b64, revised_prompt=image.revised_prompt)
+            return OutputImage(
+                b64_json=image.b64, revised_prompt=image.revised_prompt, fmt=image.fmt
+            )
         if req.response_format is ResponseFormat.URL:
             stored, image = await self.store_image(ctx, req, image)
             exp = int(stored.expires_at.timestamp())
             url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
-            return OutputImage(url=url, revised_prompt=image.revised_prompt)
+            fmt = req.output_format or image.fmt
+            return OutputImage(url=url, revised_prompt=image.revised_prompt, fmt=fmt)
         data, image = await self._encoded(req, image)
         ctx.images += 1
         ctx.bytes_out += len(data)
         b64 = base64.b64encode(data).decode("ascii")
-        return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt)
+        fmt = req.output_format or image.fmt
+        return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt, fmt=fmt)
 
     async def store_image(
         self, ctx: RequestContext, req: ImageRequest, image: GeneratedImage
@@ -368,3 +423,139 @@ class Pipeline:
                 f"Could not use the upstream's image: {exc.message}"
             ) from None
         return dataclasses.replace(image, data=data, fmt=fmt, width=width, height=height)
+
+    async def stream(
+        self, ctx: RequestContext, req: ImageRequest
+    ) -> AsyncGenerator[StreamPart, None]:
+        """The answer part by part. Upstreams that stream (ContentStreamAdapter) are streamed;
+        others answer in one part. Another route is tried only before the first part."""
+        routes, _, req = await self._prepare(ctx, req)
+        images = 0
+        texts: list[str] = []
+        async with contextlib.aclosing(self._stream_results(ctx, req, routes)) as results:
+            async for result in results:
+                outputs = tuple(
+                    [await self.deliver_one(ctx, req, image) for image in result.images]
+                )
+                images += len(outputs)
+                texts += [result.text] if result.text else []
+                yield StreamPart(result.text, outputs, result.usage)
+        if not images:
+            _check_text_only(req, "".join(texts) or None)
+
+    async def _stream_results(
+        self, ctx: RequestContext, req: ImageRequest, routes: list[Route]
+    ) -> AsyncGenerator[ImageResult, None]:
+        last: GatewayError | None = None
+        for route in routes:
+            spec = self.deps.providers[route.provider.type]
+            engine = spec.engine
+            ctx.deployment = route.name
+            started = False
+            try:
+                streams = isinstance(engine, ContentStreamAdapter) and req.n == 1
+                if not (streams and isinstance(engine, HttpAdapter)):
+                    yield await self._call_fanned(spec, req, route)
+                    return
+                assert isinstance(engine, ContentStreamAdapter)
+                upstream = engine.content_stream_request(req, route)
+                opened = await self.deps.executor.open_stream(upstream, route.timeouts)
+                if isinstance(opened, UpstreamResponse):
+                    raise engine.map_error(opened, route)
+                async with contextlib.aclosing(opened.events()) as events:
+                    async for event in events:
+                        result = engine.parse_content_event(event, req, route)
+                        if result is not None:
+                            started = True
+                            yield result
+                return
+            except GatewayError as exc:
+                if started or not exc.retryable:
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    async def passthrough(
+        self, ctx: RequestContext, model: str, call: NativeCall
+    ) -> NativeOutcome | None:
+        """Forward `call.body` unchanged when the model's first route speaks `call.protocol`
+        (over the routes that do); None when the request must take the canonical path."""
+        routes = self.deps.router.plan(model, ctx.region)
+        native = [r for r in routes if self._speaks(r, call.protocol)]
+        if not native or native[0] is not routes[0]:
+            return None
+        ctx.model = routes[0].deployment.model
+        last: GatewayError | None = None
+        for route in native:
+            engine = self.deps.providers[route.provider.type].engine
+            assert isinstance(engine, NativePassthrough) and isinstance(engine, HttpAdapter)
+            ctx.deployment = route.name
+            upstream = engine.passthrough_request(call, route)
+            timeouts = route.timeouts
+            try:
+                if call.stream and call.sse:
+                    opened = await self.deps.executor.open_stream(upstream, timeouts)
+                    if isinstance(opened, UpstreamResponse):
+                        raise engine.map_error(opened, route)
+                    return NativeOutcome(events=_counted(ctx, engine, opened.events()))
+                resp = await self.deps.executor.send(upstream, timeouts)
+                if resp.status >= 400:
+                    raise engine.map_error(resp, route)
+                ctx.images += engine.count_images(resp.body)
+                ctx.bytes_out += len(resp.body)
+                return NativeOutcome(body=resp.body)
+            except GatewayError as exc:
+                if not exc.retryable:
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    def _speaks(self, route: Route, protocol: str) -> bool:
+        engine = self.deps.providers[route.provider.type].engine
+        return (
+            isinstance(engine, NativePassthrough)
+            and isinstance(engine, HttpAdapter)
+            and engine.protocol == protocol
+        )
+
+
+async def _counted(
+    ctx: RequestContext, engine: NativePassthrough, events: AsyncGenerator[SseEvent, None]
+) -> AsyncIterator[str]:
+    async with contextlib.aclosing(events) as stream:
+        async for event in stream:
+            ctx.images += engine.count_images(event.data)
+            ctx.bytes_out += len(event.data)
+            yield event.data
+
+
+def _check_text_only(req: ImageRequest, text: str | None) -> None:
+    """An answer without an image: fine for clients that take text, an error otherwise."""
+    if text and req.accept_text:
+        return
+    if text:
+        preview = text if len(text) <= 200 else text[:199] + "…"
+        raise ContentPolicyError(
+            f"The model answered in text and made no image: {preview!r}",
+            code="no_image_generated",
+        )
+    raise UpstreamBadResponse("The upstream returned no image.")
+
+
+def _merge(results: list[ImageResult]) -> ImageResult:
+    """Results of a fanned-out `n`: images in order, usage summed."""
+    usages = [r.usage for r in results if r.usage is not None]
+    usage = None
+    if usages:
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(Usage):
+            items = [getattr(u, f.name) for u in usages if getattr(u, f.name) is not None]
+            values[f.name] = sum(items) if items else None
+        usage = Usage(**values)
+    texts = [r.text for r in results if r.text]
+    images = tuple(image for r in results for image in r.images)
+    return dataclasses.replace(
+        results[0], images=images, usage=usage, text="\n".join(texts) or None
+    )

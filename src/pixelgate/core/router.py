@@ -14,11 +14,13 @@ import random
 from typing import Any
 
 from pixelgate.core.health import Breaker, CredentialPool
-from pixelgate.errors import GatewayError, ModelNotFound, UpstreamAuthError
+from pixelgate.errors import GatewayError, InvalidParameter, ModelNotFound, UpstreamAuthError
 from pixelgate.providers.base import Route
 from pixelgate.settings import GatewayConfig
 
-__all__ = ["Router"]
+__all__ = ["REGION_HEADER", "Router"]
+
+REGION_HEADER = "X-Pixelgate-Region"
 
 log = logging.getLogger("pixelgate.router")
 
@@ -68,9 +70,35 @@ class Router:
                 return self._canonical[name]
         raise ModelNotFound(f"The model {model!r} does not exist.", param="model")
 
-    def plan(self, model: str) -> list[Route]:
-        """Every route of the model, in the order to try them (tiers, then weights)."""
-        routes = self._routes[self.canonical(model)]
+    def plan(self, model: str, region: str | None = None) -> list[Route]:
+        """The routes for `model` in the order to try them: narrowed to `region` when the
+        model's deployments carry region tags (untagged deployments serve every region, after
+        the tagged matches), then priority tiers, then a weighted order inside each tier."""
+        name = self.canonical(model)
+        routes = list(self._routes[name])
+        regions = sorted({r for route in routes for r in route.deployment.regions})
+        if region is None or not region.strip():
+            if any(route.deployment.region_required for route in routes):
+                raise InvalidParameter(
+                    f"The model {name!r} is served per region: send the {REGION_HEADER} "
+                    f"header (one of: {', '.join(regions)}).",
+                    param=REGION_HEADER,
+                )
+            return self._ordered(routes)
+        if not regions:
+            return self._ordered(routes)
+        wanted = region.strip().lower()
+        tagged = [route for route in routes if wanted in route.deployment.regions]
+        untagged = [route for route in routes if not route.deployment.regions]
+        if not tagged and not untagged:
+            raise InvalidParameter(
+                f"The model {name!r} is not served in region {region!r} "
+                f"(regions: {', '.join(regions)}); check the {REGION_HEADER} header.",
+                param=REGION_HEADER,
+            )
+        return self._ordered(tagged) + self._ordered(untagged)
+
+    def _ordered(self, routes: list[Route]) -> list[Route]:
         ordered: list[Route] = []
         for tier in sorted({r.deployment.priority for r in routes}):
             ordered += _weighted_order(

@@ -7,6 +7,7 @@ Fields the gateway does not model are kept in `ImageRequest.native`, never rejec
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from pixelgate.core.models import ImageInput, ImageRequest, Operation, ResponseFormat, Usage
 from pixelgate.core.pipeline import ImageOutcome
 from pixelgate.core.streaming import PartialImage, StreamEvent
+from pixelgate.dialects import openai_image_refs
 from pixelgate.dialects.fields import (
     opt_bool,
     opt_format,
@@ -34,6 +36,7 @@ __all__ = [
     "parse_edit_form",
     "parse_edit_json",
     "parse_generation",
+    "parse_generation_form",
     "parse_variation_form",
     "render",
     "render_error",
@@ -74,11 +77,12 @@ def _common(body: dict[str, Any], default_rf: ResponseFormat, form: bool) -> dic
 
 
 def parse_generation(body: dict[str, Any], default_rf: ResponseFormat) -> ImageRequest:
-    """Flat JSON generations; an Ark-style `image` (URL or list) makes it image-to-image."""
-    images = reference_images(body)
-    operation = Operation.IMAGE_TO_IMAGE if images else Operation.GENERATE
+    """Flat JSON generations; reference images (seed 003's image_url / image_urls /
+    reference_image_urls, or Ark's `image`) make it image-to-image."""
+    refs = openai_image_refs.references(body) + reference_images(body)
+    operation = openai_image_refs.generation_operation(body, bool(refs))
     return ImageRequest(
-        **_common(body, default_rf, form=False), operation=operation, images=images, native=body
+        **_common(body, default_rf, form=False), operation=operation, images=refs, native=body
     )
 
 
@@ -153,6 +157,15 @@ async def parse_variation_form(form: FormData, default_rf: ResponseFormat) -> Im
         images=(image,),
         native=scalars,
     )
+
+
+async def parse_generation_form(
+    form: FormData, default_rf: ResponseFormat, max_images: int
+) -> ImageRequest:
+    """A multipart generation: image-to-image with the uploaded `image` file(s) (seed 003)."""
+    req = await parse_edit_form(form, default_rf, max_images)
+    operation = openai_image_refs.generation_operation(req.native, has_references=True)
+    return dataclasses.replace(req, operation=operation)
 
 
 def _ref(value: Any, param: str) -> ImageInput:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.background import BackgroundTask
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -19,9 +19,12 @@ from pixelgate.errors import AuthenticationError, GatewayError
 from pixelgate.http.jsonio import JSONResponse
 from pixelgate.services import Services
 
-__all__ = ["Dialect", "run_endpoint", "services_of"]
+__all__ = ["REGION_HEADERS", "Dialect", "run_endpoint", "services_of"]
 
 log = logging.getLogger("pixelgate.http")
+
+# The region selector; X-TokenHub-Region is accepted as an alias (seed 000).
+REGION_HEADERS = ("x-pixelgate-region", "x-tokenhub-region")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ async def run_endpoint(
         dialect=dialect.name,
         endpoint=request.url.path,
         base_url=base.rstrip("/"),
+        region=next((request.headers[h] for h in REGION_HEADERS if request.headers.get(h)), None),
     )
     error_code: str | None = None
     status = 500
@@ -85,11 +89,23 @@ async def run_endpoint(
     if ctx.dropped_params:
         response.headers["X-Pixelgate-Dropped-Params"] = ",".join(ctx.dropped_params)
     if isinstance(response, StreamingResponse):
-        # Log once the stream has ended, with what it really delivered.
-        async def record_after_stream() -> None:
-            await services.usage.record(ctx, status, ctx.stream_error or error_code)
-
-        response.background = BackgroundTask(record_after_stream)
+        # The row is written when the stream ends, with what it delivered.
+        response.body_iterator = _record_after(response.body_iterator, services, ctx, status)
     else:
         await services.usage.record(ctx, status, error_code)
     return response
+
+
+async def _record_after(
+    body: AsyncIterable[str | bytes | memoryview],
+    services: Services,
+    ctx: RequestContext,
+    status: int,
+) -> AsyncIterator[str | bytes | memoryview]:
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        # Shielded: a client that hangs up cancels the stream, not its usage row.
+        with anyio.CancelScope(shield=True):
+            await services.usage.record(ctx, status, ctx.stream_error)

@@ -211,3 +211,5 @@ class ProviderSpec:
     type: str
     engine: LocalEngine | HttpAdapter | TaskAdapter
     description: str = ""
+    # Images one upstream call can return; the pipeline fans larger `n` out (None: any n).
+    images_per_call: int | None = None
