@@ -8,7 +8,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pixelgate.auth.access import AccessGuard
 from pixelgate.auth.api_keys import ApiKeyService
+from pixelgate.auth.ratelimit import LocalLimiter
+from pixelgate.billing.book import PriceBook, build_price_book
+from pixelgate.billing.meter import Meter
 from pixelgate.catalog import Catalog, load_catalog
 from pixelgate.core.executor import Executor
 from pixelgate.core.pipeline import Pipeline, PipelineDeps
@@ -35,6 +39,8 @@ class Services:
     router: Router
     catalog: Catalog
     pipeline: Pipeline
+    prices: PriceBook
+    access: AccessGuard
 
     async def aclose(self) -> None:
         await self.executor.aclose()
@@ -67,6 +73,7 @@ def build_services(settings: Settings) -> Services:
     executor = Executor()
     router = Router(config)
     catalog = load_catalog()
+    prices = build_price_book(config.prices, config.groups)
     pipeline = Pipeline(
         PipelineDeps(
             router=router,
@@ -76,6 +83,7 @@ def build_services(settings: Settings) -> Services:
             files=files,
             url_ttl_seconds=config.defaults.url_ttl_seconds,
             max_upload_bytes=settings.max_upload_bytes,
+            meter=Meter(engine, prices),
         )
     )
     return Services(
@@ -89,4 +97,6 @@ def build_services(settings: Settings) -> Services:
         router=router,
         catalog=catalog,
         pipeline=pipeline,
+        prices=prices,
+        access=AccessGuard(LocalLimiter()),
     )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pixelgate.auth.api_keys import Principal
+
+if TYPE_CHECKING:
+    from pixelgate.billing.pricing import Charge
 
 __all__ = ["RequestContext"]
 
@@ -25,6 +29,11 @@ class RequestContext:
     bytes_out: int = 0
     dropped_params: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    # Billing (micro-units), filled by billing.meter and written to the usage row.
+    reserved: int = 0
+    cost: int = 0
+    charge: Charge | None = None
+    price_mode: str | None = None
 
     @property
     def key_id(self) -> str | None:

@@ -1,8 +1,9 @@
 """The one pipeline every image endpoint goes through.
 
-parse (dialect) → resolve model → contract check → load input images → route → provider →
-post-process (format conversion, store + sign for url) → render (dialect). Usage logging
-wraps the whole call in the endpoint runner, so failures are logged too.
+parse (dialect) → resolve model → contract check → load input images → reserve (billing) →
+route → provider → post-process (format conversion, store + sign for url) → settle (billing)
+→ render (dialect). Usage logging wraps the whole call in the endpoint runner, so failures
+are logged too; a failure anywhere after the reservation releases it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import dataclasses
 from dataclasses import dataclass
 
+from pixelgate.billing.meter import Meter
 from pixelgate.catalog import Catalog
 from pixelgate.core.context import RequestContext
 from pixelgate.core.executor import Executor
@@ -21,6 +23,7 @@ from pixelgate.core.models import (
     ImageRequest,
     ImageResult,
     ResponseFormat,
+    Size,
 )
 from pixelgate.core.router import Router
 from pixelgate.errors import GatewayError, InvalidParameter, UpstreamBadResponse
@@ -35,6 +38,7 @@ class OutputImage:
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
+    size: Size | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class PipelineDeps:
     files: FileService
     url_ttl_seconds: int
     max_upload_bytes: int
+    meter: Meter
 
 
 class Pipeline:
@@ -64,11 +69,16 @@ class Pipeline:
         routes = self.deps.router.plan(req.model)
         canonical = routes[0].deployment.model
         contract = self.deps.catalog.contract(canonical)
+        requested = req.model
         req = contract.check(dataclasses.replace(req, model=canonical))
         ctx.model = canonical
+        self.deps.meter.check_model(ctx, canonical, requested)
         req = await self._load_inputs(req)
-        result = await self._call(ctx, req, routes)
-        outputs = await self._deliver(ctx, req, result)
+        upstream = routes[0].upstream_model
+        async with self.deps.meter.hold(ctx, req, contract, upstream) as bill:
+            result = await self._call(ctx, req, routes)
+            outputs = await self._deliver(ctx, req, result)
+            await bill.settle(req, result, outputs)
         return ImageOutcome(req, result, outputs, contract.echo_fields)
 
     async def _load_inputs(self, req: ImageRequest) -> ImageRequest:
@@ -143,16 +153,19 @@ class Pipeline:
                 fmt = wanted
             ctx.images += 1
             ctx.bytes_out += len(data)
+            size = Size(image.width, image.height)
             if req.response_format is ResponseFormat.URL:
                 stored = await self.deps.files.store(
                     data, fmt, ctx.key_id, self.deps.url_ttl_seconds
                 )
                 exp = int(stored.expires_at.timestamp())
                 url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
-                outputs.append(OutputImage(url=url, revised_prompt=image.revised_prompt))
+                outputs.append(OutputImage(url=url, revised_prompt=image.revised_prompt, size=size))
             else:
                 b64 = base64.b64encode(data).decode("ascii")
-                outputs.append(OutputImage(b64_json=b64, revised_prompt=image.revised_prompt))
+                outputs.append(
+                    OutputImage(b64_json=b64, revised_prompt=image.revised_prompt, size=size)
+                )
         return tuple(outputs)
 
     async def _materialise(self, image: GeneratedImage, req: ImageRequest) -> GeneratedImage:
