@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,6 +63,12 @@ class ModelContract(BaseModel):
     transparent_formats: tuple[ImageFormat, ...] = (ImageFormat.PNG, ImageFormat.WEBP)
     compression_formats: tuple[ImageFormat, ...] = (ImageFormat.JPEG, ImageFormat.WEBP)
     echo_fields: bool = False
+    # Catalog facts shown by GET /v1/models (not enforced by `check`).
+    aspect_ratios: tuple[str, ...] = ()
+    resolutions: tuple[str, ...] = ()
+    modes: tuple[Literal["sync", "async"], ...] = ("sync",)
+    streaming: bool = False
+    recommended_for: tuple[str, ...] = ()
 
     def check(self, req: ImageRequest) -> ImageRequest:
         """Return `req` with defaults filled in, or raise InvalidParameter naming the rule."""
