@@ -69,6 +69,8 @@ def test_model_allow_list(billed: Gateway) -> None:
     refused = generate(billed, headers, model="flux-like")
     assert refused.status_code == 403 and error_code(refused) == "model_not_allowed"
     assert refused.json()["error"]["param"] == "model"
+    # Refused before its parameters are even looked at.
+    assert generate(billed, headers, model="flux-like", n=99).status_code == 403
     listed = httpx.get(billed.base_url + "/v1/models", headers=headers).json()["data"]
     assert [m["id"] for m in listed] == ["sandbox-image"]
     one = httpx.get(billed.base_url + "/v1/models/flux-like", headers=headers)

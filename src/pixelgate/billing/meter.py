@@ -57,17 +57,18 @@ class Bill:
     async def settle(
         self, req: ImageRequest, result: ImageResult, outputs: Sequence[OutputImage]
     ) -> None:
-        """Charge what was delivered: the images' own sizes, the upstream's usage."""
-        self.settled = True
+        """Charge what was delivered: the images' own sizes, the upstream's usage. If this
+        raises (the database is down), the bill stays open and `hold` releases it."""
         if self.spec is None or self.held is None:
+            self.settled = True
             self.ctx.price_mode = "unpriced"
             return
         sizes = tuple(o.size or result.size or req.size or Size(0, 0) for o in outputs)
-        charge = cost(
-            self.spec, req, Delivery(sizes, result.usage, result.quality), self.multiplier
-        )
+        got = Delivery(sizes, result.usage, result.quality)
+        charge = cost(self.spec, req, got, self.multiplier)
         async with self.engine.begin() as conn:
             charged = await ledger.settle(conn, self.held, charge.amount)
+        self.settled = True
         self.ctx.charge = charge
         self.ctx.cost = charge.amount if charged is None else charged
         if charged is not None and charged < charge.amount:

@@ -68,11 +68,10 @@ class Pipeline:
     async def images(self, ctx: RequestContext, req: ImageRequest) -> ImageOutcome:
         routes = self.deps.router.plan(req.model)
         canonical = routes[0].deployment.model
+        self.deps.meter.check_model(ctx, canonical, req.model)
         contract = self.deps.catalog.contract(canonical)
-        requested = req.model
         req = contract.check(dataclasses.replace(req, model=canonical))
         ctx.model = canonical
-        self.deps.meter.check_model(ctx, canonical, requested)
         req = await self._load_inputs(req)
         upstream = routes[0].upstream_model
         async with self.deps.meter.hold(ctx, req, contract, upstream) as bill:
