@@ -21,10 +21,13 @@ __all__ = ["LIMIT_INPUTS", "KeyLimits", "aware", "ip_allowed", "model_allowed", 
 
 
 def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
+    """Every stored time is UTC: naive times (SQLite hands them back) are taken as UTC and
+    zoned ones converted, since SQLite would otherwise store an offset time's wall clock."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
