@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, files, health, images, models
+from pixelgate.api import admin, files, health, images, models, usage
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *files.routes,
             *health.routes,
             *admin.routes,
+            *usage.routes,
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
         exception_handlers={HTTPException: _http_error},
