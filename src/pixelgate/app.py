@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pixelgate.api import admin, files, health, images, models, usage
+from pixelgate.billing.sweeper import sweep_loop
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -66,12 +67,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         purge = asyncio.create_task(_purge_loop(services))
+        sweep = asyncio.create_task(
+            sweep_loop(services.engine, services.settings.purge_interval_seconds)
+        )
         try:
             yield
         finally:
-            purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purge
+            for task in (purge, sweep):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.aclose()
 
     app = Starlette(

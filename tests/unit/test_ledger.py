@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -166,5 +166,29 @@ async def test_spend_limits_per_day_and_month(migrated: str) -> None:
         # Unlimited keys never touch a balance row.
         b4 = await _balance(engine, "k4")
         assert b4.cached is None and b4.committed == 400
+    finally:
+        await engine.dispose()
+
+
+async def test_stale_request_reservations_are_released(migrated: str) -> None:
+    engine = create_engine(migrated)
+    try:
+        await _credit(engine, "k5", 10_000, "c")
+        old = datetime.now(UTC) - timedelta(days=1)
+        cutoff = datetime.now(UTC) - timedelta(hours=1)
+        async with engine.begin() as conn:
+            lost = await ledger.reserve(conn, Account("k5"), "req_lost", 3_000, old)
+            done = await ledger.reserve(conn, Account("k5"), "req_done", 1_000, old)
+            await ledger.settle(conn, done, 1_000)
+            await ledger.reserve(conn, Account("k5"), "task_slow", 2_000, old)
+            await ledger.reserve(conn, Account("k5"), "req_fresh", 500)
+        async with engine.begin() as conn:
+            assert await ledger.release_stale(conn, cutoff, "req_") == 1
+        async with engine.begin() as conn:
+            assert await ledger.release_stale(conn, cutoff, "req_") == 0
+            assert not await ledger.release(conn, lost)
+        b = await _balance(engine, "k5")
+        # Only the task's and the fresh request's holds remain outstanding.
+        assert (b.committed, b.outstanding, b.available, b.cached) == (1_000, 2_500, 6_500, 6_500)
     finally:
         await engine.dispose()

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from pixelgate.errors import InsufficientQuota
@@ -42,6 +43,7 @@ __all__ = [
     "load_reservation",
     "open_balance",
     "release",
+    "release_stale",
     "reserve",
     "settle",
     "usd",
@@ -247,6 +249,27 @@ async def settle(conn: AsyncConnection, held: Reservation, cost: int) -> int | N
 async def release(conn: AsyncConnection, held: Reservation) -> bool:
     """Give the whole reservation back (failure); False if it was already settled."""
     return await settle(conn, held, 0) is not None
+
+
+async def release_stale(conn: AsyncConnection, before: datetime, prefix: str) -> int:
+    """Release reservations made before `before`, whose id starts with `prefix`, that were
+    never settled — money a crashed process left on hold. Safe to run from several
+    processes at once: each release is idempotent. Returns how many were released."""
+    settled = aliased(ledger_entries)
+    stmt = select(ledger_entries.c.reservation_id).where(
+        ledger_entries.c.kind == "reserve",
+        ledger_entries.c.created_at < before,
+        ledger_entries.c.reservation_id.startswith(prefix, autoescape=True),
+        ~select(settled.c.id)
+        .where(settled.c.idempotency_key == ledger_entries.c.reservation_id + ":commit")
+        .exists(),
+    )
+    released = 0
+    for (reservation_id,) in (await conn.execute(stmt)).all():
+        held = await load_reservation(conn, reservation_id)
+        if held is not None and await release(conn, held):
+            released += 1
+    return released
 
 
 async def load_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:

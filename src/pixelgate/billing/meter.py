@@ -70,8 +70,13 @@ class Bill:
             charged = await ledger.settle(conn, self.held, charge.amount)
         self.settled = True
         self.ctx.charge = charge
-        self.ctx.cost = charge.amount if charged is None else charged
-        if charged is not None and charged < charge.amount:
+        self.ctx.cost = charged or 0
+        if charged is None:
+            log.warning(
+                "request %s: its reservation was already released (stale); not charged",
+                self.ctx.request_id,
+            )
+        elif charged < charge.amount:
             log.warning(
                 "request %s cost %d micro-units but reserved only %d; charged the reservation",
                 self.ctx.request_id,
