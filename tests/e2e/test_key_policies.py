@@ -75,6 +75,12 @@ def test_model_allow_list(billed: Gateway) -> None:
     assert [m["id"] for m in listed] == ["sandbox-image"]
     one = httpx.get(billed.base_url + "/v1/models/flux-like", headers=headers)
     assert one.status_code == 403
+    # A model allowed by an alias is allowed by every one of its names.
+    _, by_alias = create_key(billed, balance_micros=100_000, allowed_models=["vendor/flux"])
+    assert generate(billed, by_alias, model="flux-like").status_code == 200
+    assert generate(billed, by_alias, model="vendor/flux").status_code == 200
+    listed = httpx.get(billed.base_url + "/v1/models", headers=by_alias).json()["data"]
+    assert [(m["id"], m["aliases"]) for m in listed] == [("flux-like", ["vendor/flux"])]
 
 
 def test_requests_per_minute_gives_429_with_retry_after(billed: Gateway) -> None:

@@ -27,7 +27,7 @@ deployments:
   - {model: broken-image, provider: broken, upstream_model: sandbox-image}
   - {model: empty-image, provider: empty, upstream_model: sandbox-image}
   - {model: partial-image, provider: partial, upstream_model: sandbox-image}
-  - {model: flux-like, provider: sandbox, upstream_model: sandbox-image}
+  - {model: flux-like, provider: sandbox, upstream_model: sandbox-image, aliases: [vendor/flux]}
   - {model: unpriced-image, provider: sandbox}
 prices:
   flux-like: {mode: per_megapixel, rate: 0.03}

@@ -49,10 +49,14 @@ def _pricing(services: Services, spec: PriceSpec | None, limits: KeyLimits) -> d
     }
 
 
+def _aliases(services: Services, model: str) -> list[str]:
+    return sorted({a for d in services.config.deployments if d.model == model for a in d.aliases})
+
+
 def _model_json(services: Services, model: str, limits: KeyLimits) -> dict[str, Any]:
     contract = services.catalog.contract(model)
     deployments = [d for d in services.config.deployments if d.model == model]
-    aliases = sorted({a for d in deployments for a in d.aliases})
+    aliases = _aliases(services, model)
     upstream = deployments[0].target_model if deployments else None
     sizes = contract.sizes
     return {
@@ -92,7 +96,7 @@ async def list_models(request: Request) -> Response:
         wanted = request.query_params.get("recommended_for")
         data = []
         for model in services.router.models():
-            if not model_allowed(limits, model):
+            if not model_allowed(limits, model, *_aliases(services, model)):
                 continue
             if wanted and wanted not in services.catalog.contract(model).recommended_for:
                 continue
@@ -108,7 +112,7 @@ async def get_model(request: Request) -> Response:
         asked = request.path_params["model_id"]
         model = services.router.canonical(asked)
         limits = _limits(ctx)
-        if not model_allowed(limits, model, asked):
+        if not model_allowed(limits, model, asked, *_aliases(services, model)):
             raise PermissionDenied(
                 f"This API key may not use the model {asked!r}.",
                 param="model",

@@ -27,6 +27,7 @@ from pixelgate.catalog.contract import ModelContract
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageRequest, ImageResult, Size
 from pixelgate.errors import AuthenticationError, PermissionDenied
+from pixelgate.providers.base import Route
 
 if TYPE_CHECKING:
     from pixelgate.core.pipeline import OutputImage
@@ -111,9 +112,11 @@ class Meter:
             raise AuthenticationError("Missing API key.")
         return ctx.principal
 
-    def check_model(self, ctx: RequestContext, model: str, requested: str) -> None:
-        """403 unless the key's model allow-list names the model (or the name it was asked by)."""
-        if not model_allowed(self._principal(ctx).limits, model, requested):
+    def check_model(self, ctx: RequestContext, requested: str, routes: Sequence[Route]) -> None:
+        """403 unless the key's model allow-list names the model, by any of its names."""
+        names = {requested, *(r.deployment.model for r in routes)}
+        names.update(alias for r in routes for alias in r.deployment.aliases)
+        if not model_allowed(self._principal(ctx).limits, *names):
             raise PermissionDenied(
                 f"This API key may not use the model {requested!r}.",
                 param="model",

@@ -68,7 +68,7 @@ class Pipeline:
     async def images(self, ctx: RequestContext, req: ImageRequest) -> ImageOutcome:
         routes = self.deps.router.plan(req.model)
         canonical = routes[0].deployment.model
-        self.deps.meter.check_model(ctx, canonical, req.model)
+        self.deps.meter.check_model(ctx, req.model, routes)
         contract = self.deps.catalog.contract(canonical)
         req = contract.check(dataclasses.replace(req, model=canonical))
         ctx.model = canonical
