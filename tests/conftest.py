@@ -40,3 +40,14 @@ def gateway(
         gw.stop()
         if url:
             drop_database(url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def billed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """A real gateway with PIXELGATE_ADMIN_KEY and the billing test deployments, per backend,
+    shared by the billing tests (each test makes its own keys)."""
+    from tests.support.admin import billed_fixture
+
+    yield from billed_fixture(request, tmp_path_factory.mktemp("billed"))

@@ -26,7 +26,9 @@ from pixelgate.api import (
     images,
     models,
     tasks,
+    usage,
 )
+from pixelgate.billing.sweeper import sweep_loop
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -80,13 +82,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         purge = asyncio.create_task(_purge_loop(services))
         worker = asyncio.create_task(services.worker().run()) if settings.run_worker else None
+        sweep = asyncio.create_task(
+            sweep_loop(services.engine, services.settings.purge_interval_seconds)
+        )
         try:
             yield
         finally:
             purge.cancel()
+            sweep.cancel()
             if worker is not None:
                 worker.cancel()
-            for job in (purge, worker):
+            for job in (purge, sweep, worker):
                 if job is not None:
                     with contextlib.suppress(asyncio.CancelledError):
                         await job
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *docs.routes,
             *ark.routes,
             *dashscope.routes,
+            *usage.routes,
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
         exception_handlers={HTTPException: _http_error},

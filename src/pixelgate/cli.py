@@ -1,4 +1,4 @@
-"""The `pixelgate` command: serve, worker, migrate, keys create/list/revoke."""
+"""The `pixelgate` command: serve, worker, migrate, keys create/list/revoke/credit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from pixelgate.auth.api_keys import ApiKeyService
+from pixelgate.cli_keys import add_key_commands, run_keys
 from pixelgate.settings import ConfigError, Settings
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.migrate import upgrade
@@ -22,37 +23,11 @@ def _keys_service(settings: Settings) -> ApiKeyService:
     return ApiKeyService(create_engine(settings.effective_database_url))
 
 
-async def _with_keys(settings: Settings, action: str, arg: str | None) -> int:
-    service = _keys_service(settings)
-    try:
-        if action == "create":
-            created = await service.create(arg or "unnamed")
-            print(f"Created key {created.info.id} ({created.info.name}). It is shown only once:")
-            print(created.secret)
-            return 0
-        if action == "list":
-            rows = await service.list()
-            print(f"{'ID':<22} {'NAME':<24} {'PREFIX':<12} {'CREATED':<26} STATUS")
-            for k in rows:
-                status = "revoked" if k.revoked_at else "active"
-                created_at = k.created_at.isoformat(timespec="seconds")
-                print(f"{k.id:<22} {k.name:<24} {k.prefix:<12} {created_at:<26} {status}")
-            return 0
-        assert arg is not None
-        if await service.revoke(arg):
-            print(f"Revoked key {arg}.")
-            return 0
-        print(f"No active key with id {arg}.", file=sys.stderr)
-        return 1
-    finally:
-        await service.engine.dispose()
-
-
 async def _first_key(settings: Settings) -> None:
     service = _keys_service(settings)
     try:
         if await service.count() == 0:
-            created = await service.create("default")
+            created = await service.create("default")  # unlimited: no billing set up yet
             bar = "=" * 72
             print(
                 f"\n{bar}\n  pixelgate: no API keys existed, so one was created for you.\n"
@@ -121,13 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the gateway (applies migrations first by default)")
     sub.add_parser("worker", help="run only the task worker (polls upstreams, finishes tasks)")
     sub.add_parser("migrate", help="bring the database schema up to date")
-    keys = sub.add_parser("keys", help="manage client API keys")
-    keys_sub = keys.add_subparsers(dest="action", required=True)
-    create = keys_sub.add_parser("create", help="create a key; prints it as the last line")
-    create.add_argument("--name", required=True)
-    keys_sub.add_parser("list", help="list keys (never their secrets)")
-    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
-    revoke.add_argument("id")
+    add_key_commands(sub)
     return parser
 
 
@@ -147,8 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             print("Database schema is up to date.")
             return 0
-        arg = getattr(args, "name", None) or getattr(args, "id", None)
-        return asyncio.run(_with_keys(settings, args.action, arg))
+        return asyncio.run(run_keys(settings, args))
     except ConfigError as exc:
         print(f"pixelgate: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pixelgate.auth.access import AccessGuard
 from pixelgate.auth.api_keys import ApiKeyService
+from pixelgate.auth.ratelimit import LocalLimiter
+from pixelgate.billing.book import PriceBook, build_price_book
+from pixelgate.billing.meter import Meter
 from pixelgate.catalog import Catalog, load_catalog
 from pixelgate.core.executor import Executor
 from pixelgate.core.pipeline import Pipeline, PipelineDeps
@@ -44,6 +48,8 @@ class Services:
     pipeline: Pipeline
     providers: dict[str, ProviderSpec]
     tasks: TaskService
+    prices: PriceBook
+    access: AccessGuard
 
     def worker(self) -> Worker:
         return Worker(self.tasks, self.router, self.providers, self.executor)
@@ -83,6 +89,7 @@ def build_services(settings: Settings) -> Services:
     executor = Executor(policy)
     catalog = load_catalog()
     router = Router(config, catalog.aliases)
+    prices = build_price_book(config.prices, config.groups)
     pipeline = Pipeline(
         PipelineDeps(
             router=router,
@@ -92,6 +99,7 @@ def build_services(settings: Settings) -> Services:
             files=files,
             url_ttl_seconds=config.defaults.url_ttl_seconds,
             max_upload_bytes=settings.max_upload_bytes,
+            meter=Meter(engine, prices),
         )
     )
     tasks = TaskService(TaskStore(engine), pipeline, RequestCodec(blobs), config.tasks, policy)
@@ -110,4 +118,6 @@ def build_services(settings: Settings) -> Services:
         pipeline=pipeline,
         providers=providers,
         tasks=tasks,
+        prices=prices,
+        access=AccessGuard(LocalLimiter()),
     )

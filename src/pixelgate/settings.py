@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pixelgate.billing.prices import Multiplier, PriceSpec
+
 __all__ = [
     "ConfigError",
     "Defaults",
@@ -206,6 +208,9 @@ class GatewayConfig(_Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     deployments: tuple[DeploymentConfig, ...] = ()
+    # Billing (docs/billing.md): per-model prices over the shipped ones, key-group multipliers.
+    prices: dict[str, PriceSpec] = Field(default_factory=dict)
+    groups: dict[str, Multiplier] = Field(default_factory=dict)
 
 
 class ConfigError(Exception):

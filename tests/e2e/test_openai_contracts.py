@@ -66,7 +66,7 @@ GEN_RULES = [
     # enumerations and geometry
     ({"model": "dall-e-3", "style": "bold"}, "style", "vivid, natural"),
     ({"model": "gpt-image-1", "moderation": "off"}, "moderation", "auto, low"),
-    ({"model": "gpt-image-2", "aspect_ratio": "16:9"}, "aspect_ratio", "does not support"),
+    ({"model": "gpt-image-2", "aspect_ratio": "16:9"}, "aspect_ratio", "does not take"),
     ({"model": "grok-imagine-image", "resolution": "4k"}, "resolution", "1k, 2k"),
     ({"model": "grok-imagine-image", "aspect_ratio": "5:4"}, "aspect_ratio", "16:9"),
     ({"model": "dall-e-2", "stream": True}, "stream", "streaming"),

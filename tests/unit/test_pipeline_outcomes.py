@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pixelgate.auth.api_keys import Principal
+from pixelgate.billing.book import build_price_book
+from pixelgate.billing.meter import Meter
 from pixelgate.catalog import load_catalog
 from pixelgate.core.context import RequestContext
 from pixelgate.core.executor import Executor
@@ -61,6 +64,7 @@ async def make(tmp_path: Path) -> AsyncIterator[Builder]:
                 files=FileService(engine, LocalBlobStore(tmp_path / "img"), b"secret"),
                 url_ttl_seconds=60,
                 max_upload_bytes=1 << 20,
+                meter=Meter(engine, build_price_book({}, {})),
             )
         )
 
@@ -70,7 +74,9 @@ async def make(tmp_path: Path) -> AsyncIterator[Builder]:
 
 
 def ctx() -> RequestContext:
-    return RequestContext("req_1", "test", "/x", "http://gw")
+    context = RequestContext("req_1", "test", "/x", "http://gw")
+    context.principal = Principal("key_test", "test")  # unlimited: "m" has no price
+    return context
 
 
 async def test_text_only_answers(make: Builder) -> None:

@@ -1,7 +1,9 @@
 """Client API keys: stored only as SHA-256 hashes, shown once at creation, revocable.
 
 Keys are 256-bit random tokens, so a plain SHA-256 is a safe one-way hash; lookups go by
-hash through a unique index, so no comparison of secrets happens in Python.
+hash through a unique index, so no comparison of secrets happens in Python. Each key carries
+its limits (`auth.limits.KeyLimits`); a key and its opening credit are created in one
+transaction, so a key never exists without the balance it was created with.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pixelgate.auth.limits import KeyLimits
+from pixelgate.billing import ledger
 from pixelgate.storage.tables import api_keys
 
 __all__ = ["ApiKeyService", "CreatedKey", "KeyInfo", "Principal", "extract_key"]
@@ -26,6 +32,7 @@ KEY_PREFIX = "pg-"
 class Principal:
     key_id: str
     name: str
+    limits: KeyLimits = field(default_factory=KeyLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,7 @@ class KeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    limits: KeyLimits = field(default_factory=KeyLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +75,10 @@ class ApiKeyService:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def create(self, name: str) -> CreatedKey:
+    async def create(
+        self, name: str, limits: KeyLimits | None = None, credit: int = 0
+    ) -> CreatedKey:
+        """A new key; `limits` default to unlimited, `credit` micro-units open its balance."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         info = KeyInfo(
             id="key_" + secrets.token_hex(8),
@@ -75,6 +86,7 @@ class ApiKeyService:
             prefix=secret[:10],
             created_at=datetime.now(UTC),
             revoked_at=None,
+            limits=limits or KeyLimits(),
         )
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -84,35 +96,53 @@ class ApiKeyService:
                     key_hash=hash_key(secret),
                     prefix=info.prefix,
                     created_at=info.created_at,
+                    **info.limits.to_row(),
                 )
             )
+            await ledger.open_balance(conn, info.id)
+            if credit > 0:
+                await ledger.credit(conn, info.id, credit, f"{info.id}:opening", "opening balance")
         return CreatedKey(info, secret)
 
     async def authenticate(self, secret: str) -> Principal | None:
+        """The caller behind a secret, with its limits; None if unknown or revoked. Expiry
+        and the enabled flag are judged by `auth.access`, which answers with the right error."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(api_keys.c.id, api_keys.c.name).where(
+                    select(api_keys).where(
                         api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None)
                     )
                 )
             ).first()
-        return Principal(row.id, row.name) if row else None
+        return Principal(row.id, row.name, KeyLimits.from_row(row)) if row else None
+
+    @staticmethod
+    def _info(r: Row[Any]) -> KeyInfo:
+        return KeyInfo(r.id, r.name, r.prefix, r.created_at, r.revoked_at, KeyLimits.from_row(r))
 
     async def list(self) -> list[KeyInfo]:
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        api_keys.c.id,
-                        api_keys.c.name,
-                        api_keys.c.prefix,
-                        api_keys.c.created_at,
-                        api_keys.c.revoked_at,
-                    ).order_by(api_keys.c.created_at)
-                )
-            ).all()
-        return [KeyInfo(r.id, r.name, r.prefix, r.created_at, r.revoked_at) for r in rows]
+            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
+        return [self._info(r) for r in rows]
+
+    async def get(self, key_id: str) -> KeyInfo | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+        return self._info(row) if row else None
+
+    async def update(self, key_id: str, limits: KeyLimits, name: str | None = None) -> bool:
+        """Replace an active key's limits (and name); False if no active key has this id."""
+        values = limits.to_row()
+        if name is not None:
+            values["name"] = name
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(**values)
+            )
+        return bool(result.rowcount)
 
     async def revoke(self, key_id: str) -> bool:
         async with self.engine.begin() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +84,9 @@ class ModelContract(BaseModel):
     size_alias: bool = False
     max_input_images: int = 16
     masks: bool = True
+    # Catalog facts shown by GET /v1/models (not enforced by `check`).
+    modes: tuple[Literal["sync", "async"], ...] = ("sync",)
+    recommended_for: tuple[str, ...] = ()
 
     def forward(self, req: ImageRequest) -> tuple[dict[str, Any], list[str]]:
         """Split the client's fields into those forwarded upstream and those dropped. A body

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pixelgate.auth.api_keys import Principal
+
+if TYPE_CHECKING:
+    from pixelgate.billing.pricing import Charge
 
 __all__ = ["RequestContext"]
 
@@ -32,6 +35,11 @@ class RequestContext:
     dialect_override: Any = None
     region: str | None = None  # from X-Pixelgate-Region (or X-TokenHub-Region)
     started: float = field(default_factory=time.monotonic)
+    # Billing (micro-units), filled by billing.meter and written to the usage row.
+    reserved: int = 0
+    cost: int = 0
+    charge: Charge | None = None
+    price_mode: str | None = None
 
     @property
     def key_id(self) -> str | None:

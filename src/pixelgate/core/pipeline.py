@@ -1,8 +1,10 @@
 """The one pipeline every image endpoint goes through.
 
 parse (dialect) → resolve model → contract check → load input images → forward/drop fields →
-route → provider → post-process (format conversion, store + sign for url) → render (dialect).
-Usage logging wraps the whole call in the endpoint runner, so failures are logged too.
+reserve (billing) → route → provider → post-process (format conversion, store + sign for
+url) → settle (billing) → render (dialect).
+Usage logging wraps the whole call in the endpoint runner, so failures are logged too;
+a failure anywhere after the reservation releases it.
 
 Models served by a task-based upstream (BFL, Midjourney, …) are handed to the task runner
 after validation: the request becomes a durable task and waits for the worker's completion
@@ -28,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 
+from pixelgate.billing.meter import Bill, Meter
 from pixelgate.catalog import Catalog, ModelContract
 from pixelgate.core.context import RequestContext
 from pixelgate.core.executor import Executor, UpstreamStream
@@ -39,11 +42,12 @@ from pixelgate.core.models import (
     ImageRequest,
     ImageResult,
     ResponseFormat,
+    Size,
     Usage,
 )
 from pixelgate.core.native import NativeCall, NativeOutcome
 from pixelgate.core.router import Router
-from pixelgate.core.streaming import SseEvent, StreamEvent
+from pixelgate.core.streaming import CompletedImage, SseEvent, StreamEvent
 from pixelgate.errors import (
     ContentPolicyError,
     GatewayError,
@@ -85,6 +89,7 @@ class OutputImage:
     url: str | None = None
     revised_prompt: str | None = None
     fmt: ImageFormat | None = None
+    size: Size | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,7 @@ class PipelineDeps:
     files: FileService
     url_ttl_seconds: int
     max_upload_bytes: int
+    meter: Meter
 
 
 class TaskRunner(Protocol):
@@ -141,8 +147,10 @@ class Pipeline:
         routes, contract, req = await self._prepare(ctx, req)
         if self.tasks is not None and self.task_based(routes):
             return await self.tasks.run_and_wait(ctx, req, contract.echo_fields)
-        result = await self._call(ctx, req, routes)
-        outputs = await self._deliver(ctx, req, result)
+        async with self.deps.meter.hold(ctx, req, contract, routes[0].upstream_model) as bill:
+            result = await self._call(ctx, req, routes)
+            outputs = await self._deliver(ctx, req, result)
+            await bill.settle(req, result, outputs)
         return ImageOutcome(req, result, outputs, contract.echo_fields)
 
     async def open_stream(
@@ -151,12 +159,20 @@ class Pipeline:
         """Validate, then open the upstream stream; errors before the first event raise here
         (so they are ordinary error answers, and another deployment may be tried), later
         ones raise from the iterator and are never retried."""
-        routes, _, req = await self._prepare(ctx, req)
+        routes, contract, req = await self._prepare(ctx, req)
+        stack = contextlib.AsyncExitStack()
+        hold = self.deps.meter.hold(ctx, req, contract, routes[0].upstream_model)
+        bill = await stack.enter_async_context(hold)
 
         async def attempt(route: Route) -> AsyncIterator[StreamEvent]:
             return await self._open_route_stream(req, route)
 
-        return await self.try_routes(ctx, req, routes, attempt)
+        try:
+            events = await self.try_routes(ctx, req, routes, attempt)
+        except BaseException:
+            await stack.aclose()
+            raise
+        return _billed(events, stack, bill, req)
 
     async def prepare(self, ctx: RequestContext, req: ImageRequest) -> ImageRequest:
         """Resolve the model, check its contract, load input images, split the fields to
@@ -173,6 +189,7 @@ class Pipeline:
     ) -> tuple[list[Route], ModelContract, ImageRequest]:
         routes = self.deps.router.plan(req.model, ctx.region)
         canonical = routes[0].deployment.model
+        self.deps.meter.check_model(ctx, req.model, routes)
         contract = self.deps.catalog.contract(canonical)
         req = contract.check(dataclasses.replace(req, model=canonical))
         ctx.model = canonical
@@ -356,7 +373,9 @@ class Pipeline:
         """Convert if needed, then inline as base64 or store once and sign a link."""
         if req.keep_upstream_urls and image.url is not None:
             ctx.images += 1
-            return OutputImage(url=image.url, revised_prompt=image.revised_prompt, fmt=image.fmt)
+            return OutputImage(
+                url=image.url, revised_prompt=image.revised_prompt, fmt=image.fmt, size=_size(image)
+            )
         wanted = req.output_format
         passthrough = image.b64 is not None and (wanted is None or image.fmt is wanted)
         if passthrough and req.response_format is ResponseFormat.B64_JSON:
@@ -364,20 +383,27 @@ class Pipeline:
             ctx.images += 1
             ctx.bytes_out += len(image.b64) * 3 // 4
             return OutputImage(
-                b64_json=image.b64, revised_prompt=image.revised_prompt, fmt=image.fmt
+                b64_json=image.b64,
+                revised_prompt=image.revised_prompt,
+                fmt=image.fmt,
+                size=_size(image),
             )
         if req.response_format is ResponseFormat.URL:
             stored, image = await self.store_image(ctx, req, image)
             exp = int(stored.expires_at.timestamp())
             url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
             fmt = req.output_format or image.fmt
-            return OutputImage(url=url, revised_prompt=image.revised_prompt, fmt=fmt)
+            return OutputImage(
+                url=url, revised_prompt=image.revised_prompt, fmt=fmt, size=_size(image)
+            )
         data, image = await self._encoded(req, image)
         ctx.images += 1
         ctx.bytes_out += len(data)
         b64 = base64.b64encode(data).decode("ascii")
         fmt = req.output_format or image.fmt
-        return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt, fmt=fmt)
+        return OutputImage(
+            b64_json=b64, revised_prompt=image.revised_prompt, fmt=fmt, size=_size(image)
+        )
 
     async def store_image(
         self, ctx: RequestContext, req: ImageRequest, image: GeneratedImage
@@ -429,19 +455,24 @@ class Pipeline:
     ) -> AsyncGenerator[StreamPart, None]:
         """The answer part by part. Upstreams that stream (ContentStreamAdapter) are streamed;
         others answer in one part. Another route is tried only before the first part."""
-        routes, _, req = await self._prepare(ctx, req)
-        images = 0
-        texts: list[str] = []
-        async with contextlib.aclosing(self._stream_results(ctx, req, routes)) as results:
-            async for result in results:
-                outputs = tuple(
-                    [await self.deliver_one(ctx, req, image) for image in result.images]
-                )
-                images += len(outputs)
-                texts += [result.text] if result.text else []
-                yield StreamPart(result.text, outputs, result.usage)
-        if not images:
-            _check_text_only(req, "".join(texts) or None)
+        routes, contract, req = await self._prepare(ctx, req)
+        upstream = routes[0].upstream_model
+        async with self.deps.meter.hold(ctx, req, contract, upstream) as bill:
+            parts: list[ImageResult] = []
+            delivered: list[OutputImage] = []
+            texts: list[str] = []
+            async with contextlib.aclosing(self._stream_results(ctx, req, routes)) as results:
+                async for result in results:
+                    outputs = tuple(
+                        [await self.deliver_one(ctx, req, image) for image in result.images]
+                    )
+                    parts.append(result)
+                    delivered += outputs
+                    texts += [result.text] if result.text else []
+                    yield StreamPart(result.text, outputs, result.usage)
+            if not delivered:
+                _check_text_only(req, "".join(texts) or None)
+            await bill.settle(req, _merge(parts) if parts else ImageResult(()), delivered)
 
     async def _stream_results(
         self, ctx: RequestContext, req: ImageRequest, routes: list[Route]
@@ -529,6 +560,32 @@ async def _counted(
             ctx.images += engine.count_images(event.data)
             ctx.bytes_out += len(event.data)
             yield event.data
+
+
+async def _billed(
+    events: AsyncIterator[StreamEvent],
+    stack: contextlib.AsyncExitStack,
+    bill: Bill,
+    req: ImageRequest,
+) -> AsyncIterator[StreamEvent]:
+    """Relay a stream; charge its completed images at the end, release if it breaks off."""
+    images: list[GeneratedImage] = []
+    usages: list[ImageResult] = []
+    try:
+        async for event in events:
+            if isinstance(event, CompletedImage):
+                images.append(event.image)
+                usages.append(ImageResult((), usage=event.usage))
+            yield event
+        merged = _merge(usages) if usages else ImageResult(())
+        result = dataclasses.replace(merged, images=tuple(images))
+        await bill.settle(req, result, [OutputImage(size=_size(i)) for i in images])
+    finally:
+        await stack.aclose()
+
+
+def _size(image: GeneratedImage) -> Size | None:
+    return Size(image.width, image.height) if image.width and image.height else None
 
 
 def _check_text_only(req: ImageRequest, text: str | None) -> None:

@@ -72,7 +72,9 @@ async def run_endpoint(
         if principal is None:
             raise AuthenticationError("Invalid or revoked API key.")
         ctx.principal = principal
-        response = await handler(ctx)
+        client_ip = request.client.host if request.client else None
+        async with services.access.admit(principal, client_ip):
+            response = await handler(ctx)
     except GatewayError as err:
         error_code = err.error_code
         response = error_response(ctx.dialect_override or dialect, err)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Index,
@@ -12,9 +15,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
 )
 
-__all__ = ["api_keys", "files", "idempotency_keys", "metadata", "tasks", "usage_log"]
+__all__ = [
+    "api_keys",
+    "files",
+    "idempotency_keys",
+    "key_balances",
+    "key_spend",
+    "ledger_entries",
+    "metadata",
+    "tasks",
+    "usage_log",
+]
 
 metadata = MetaData()
 
@@ -27,6 +41,17 @@ api_keys = Table(
     Column("prefix", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # 0002 billing: limits and policy (money in micro-units, see billing/ledger.py).
+    Column("unlimited", Boolean, nullable=False, server_default=true()),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("daily_limit", BigInteger, nullable=True),
+    Column("monthly_limit", BigInteger, nullable=True),
+    Column("allowed_models", JSON, nullable=True),
+    Column("allowed_ips", JSON, nullable=True),
+    Column("rpm_limit", Integer, nullable=True),
+    Column("concurrency_limit", Integer, nullable=True),
+    Column("group_name", String(64), nullable=False, server_default="default"),
 )
 
 files = Table(
@@ -64,7 +89,56 @@ usage_log = Table(
     Column("bytes", BigInteger, nullable=False, default=0),
     Column("error_code", String(80), nullable=True),
     Column("prompt_preview", String(120), nullable=True),
+    # 0002 billing: what the request cost and the price inputs that explain it.
+    Column("cost", BigInteger, nullable=False, server_default="0"),
+    Column("reserved", BigInteger, nullable=False, server_default="0"),
+    Column("price_mode", String(32), nullable=True),
+    Column("price_tier", String(16), nullable=True),
+    Column("price_quality", String(32), nullable=True),
+    Column("text_input_tokens", Integer, nullable=True),
+    Column("image_input_tokens", Integer, nullable=True),
+    Column("image_output_tokens", Integer, nullable=True),
+    Column("text_output_tokens", Integer, nullable=True),
+    Column("price_detail", JSON, nullable=True),
     Index("ix_usage_log_key_created", "key_id", "created_at"),
+    Index("ix_usage_log_created", "created_at"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("key_id", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("reservation_id", String(80), nullable=True),
+    Column("metered", Boolean, nullable=False),
+    Column("day", String(10), nullable=True),
+    Column("month", String(7), nullable=True),
+    Column("note", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount >= 0", name="ck_ledger_amount_nonnegative"),
+    Index("ix_ledger_key_kind", "key_id", "kind"),
+    Index("ix_ledger_reservation", "reservation_id"),
+)
+
+key_balances = Table(
+    "key_balances",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("available", BigInteger, nullable=False),
+    CheckConstraint("available >= 0", name="ck_key_balance_nonnegative"),
+)
+
+key_spend = Table(
+    "key_spend",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("period", String(10), primary_key=True),
+    Column("used", BigInteger, nullable=False),
 )
 
 idempotency_keys = Table(

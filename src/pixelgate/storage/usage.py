@@ -1,10 +1,15 @@
-"""The usage log: one row per request, never image data, never more than a prompt preview."""
+"""The usage log: one row per request, never image data, never more than a prompt preview.
+
+Each row carries what the request cost (micro-units), what was reserved for it, and the price
+inputs (mode, tier, quality, tokens, the bill's lines), so a bill is explained row by row.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,10 +17,35 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pixelgate.core.context import RequestContext
 from pixelgate.storage.tables import usage_log
 
-__all__ = ["PROMPT_PREVIEW_CHARS", "UsageLog"]
+__all__ = ["PROMPT_PREVIEW_CHARS", "UsageLog", "price_columns"]
 
 PROMPT_PREVIEW_CHARS = 80
 log = logging.getLogger("pixelgate.usage")
+
+
+def price_columns(ctx: RequestContext) -> dict[str, Any]:
+    """The billing columns of a usage row."""
+    charge = ctx.charge
+    row: dict[str, Any] = {"cost": ctx.cost, "reserved": ctx.reserved, "price_mode": ctx.price_mode}
+    if charge is None:
+        return row
+    detail = charge.detail()
+    if ctx.cost != charge.amount:
+        detail["charged_micros"] = ctx.cost
+    row.update(
+        price_mode=charge.mode,
+        price_tier=charge.tier,
+        price_quality=charge.quality[:32] if charge.quality else None,
+        price_detail=detail,
+    )
+    if charge.tokens is not None:
+        row.update(
+            text_input_tokens=charge.tokens.text_input,
+            image_input_tokens=charge.tokens.image_input,
+            image_output_tokens=charge.tokens.image_output,
+            text_output_tokens=charge.tokens.text_output,
+        )
+    return row
 
 
 class UsageLog:
@@ -41,6 +71,7 @@ class UsageLog:
             "bytes": ctx.bytes_out,
             "error_code": error_code[:80] if error_code else None,
             "prompt_preview": preview,
+            **price_columns(ctx),
         }
         try:
             async with self.engine.begin() as conn:

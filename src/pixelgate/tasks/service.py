@@ -20,6 +20,7 @@ from datetime import timedelta
 import anyio
 import orjson
 
+from pixelgate.billing.tasks import TaskQuote, task_quote
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageRequest, ImageResult, ResponseFormat
 from pixelgate.core.pipeline import ImageOutcome, OutputImage, Pipeline
@@ -27,10 +28,10 @@ from pixelgate.core.safe_fetch import FetchPolicy, check_url
 from pixelgate.errors import GatewayError, InvalidParameter, NotFound
 from pixelgate.settings import TasksConfig
 from pixelgate.storage.files import FileService
-from pixelgate.tasks import settle
 from pixelgate.tasks.codec import RequestCodec
 from pixelgate.tasks.errors import error_from_row
 from pixelgate.tasks.models import Origin, StoredImage, Task
+from pixelgate.tasks.settle import GROUP_META, Settlement
 from pixelgate.tasks.store import TaskStore, utcnow
 
 __all__ = ["TaskOptions", "TaskService", "TaskStillRunning"]
@@ -71,6 +72,7 @@ class TaskService:
         self.pipeline = pipeline
         self.codec = codec
         self.config = config
+        self.settlement = Settlement(pipeline.deps.meter, codec)
         self.fetch_policy = fetch_policy
         self._waiters: dict[str, list[asyncio.Event]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -128,6 +130,9 @@ class TaskService:
     ) -> Task:
         assert ctx.key_id is not None, "tasks belong to an authenticated key"
         task_id = "task_" + secrets.token_hex(12)
+        held = self._quote(ctx, req)
+        if held is not None:
+            upstream_meta = (upstream_meta or {}) | {GROUP_META: held.group}
         # Task results are always links (seed 003); b64 answers are made when read.
         stored = dataclasses.replace(req, response_format=ResponseFormat.URL)
         text, blob_keys = await self.codec.dump(task_id, stored)
@@ -151,12 +156,17 @@ class TaskService:
                         else None,
                     },
                 )
-                await settle.on_created(conn, task)
+                await self.settlement.created(conn, task, held)
         except BaseException:
             await self.codec.discard(blob_keys)
             raise
         self.wake()
         return task
+
+    def _quote(self, ctx: RequestContext, req: ImageRequest) -> TaskQuote | None:
+        deps = self.pipeline.deps
+        routes = deps.router.plan(req.model, ctx.region)
+        return task_quote(deps.meter, deps.catalog, ctx, req, routes[0].upstream_model)
 
     # -- reading ----------------------------------------------------------------------
 

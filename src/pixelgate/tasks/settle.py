@@ -1,37 +1,80 @@
 """The one place where a task meets billing.
 
-Each hook runs inside the transaction that moves the task (`on_created` with the insert,
-`on_completed` / `on_failed` with the compare-and-swap to the final state), so the task's
-state and its money can never disagree: a crash rolls back both, and because only one
-compare-and-swap can win, a task is settled exactly once.
-
-Today the hooks record usage only: one usage-log row per finished task, whose `request_id`
-is the task id. The ledger (reserve at creation, commit the actual amount on completion,
-release on failure or time-out) plugs in here — its functions take this open connection.
+Each hook runs inside the transaction that moves the task (`created` with the insert,
+`completed` / `failed` with the compare-and-swap to the final state), so the task's state
+and its money can never disagree: a crash rolls back both, and because only one
+compare-and-swap can win, a task is settled exactly once. Reservations are keyed by the
+task id: reserve at creation (the worst case), commit the cost of what was delivered on
+completion, release everything on failure or time-out.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pixelgate.billing import ledger
+from pixelgate.billing.meter import Meter
+from pixelgate.billing.tasks import TaskQuote, reserve, task_charge
+from pixelgate.core.models import Size
 from pixelgate.storage.tables import usage_log
+from pixelgate.tasks.codec import RequestCodec
 from pixelgate.tasks.errors import error_from_row
 from pixelgate.tasks.models import Task, TaskResult
 
-__all__ = ["on_completed", "on_created", "on_failed"]
+__all__ = ["GROUP_META", "Settlement"]
 
 DIALECT = "task"
+GROUP_META = "billing_group"
 
 
-async def on_created(conn: AsyncConnection, task: Task) -> None:
-    """The task row was just inserted. The ledger's `reserve` (the estimate) goes here."""
+class Settlement:
+    def __init__(self, meter: Meter, codec: RequestCodec) -> None:
+        self.meter = meter
+        self.codec = codec
+
+    async def created(self, conn: AsyncConnection, task: Task, held: TaskQuote | None) -> None:
+        """The task row was just inserted: hold its worst case (402 rolls the insert back)."""
+        if held is not None:
+            await reserve(conn, task.id, held)
+
+    async def completed(self, conn: AsyncConnection, task: Task, result: TaskResult) -> None:
+        held = await ledger.load_reservation(conn, task.id)
+        extra: dict[str, Any] = {}
+        if held is not None:
+            req = await self.codec.load(task.request, inputs=False)
+            upstream = (task.deployment or "").partition("/")[2] or req.model
+            sizes = tuple(Size(i.width, i.height) for i in result.images if i.width)
+            group = task.upstream_meta.get(GROUP_META, "default")
+            charge = task_charge(self.meter, req, upstream, group, sizes)
+            charged = await ledger.settle(conn, held, charge.amount if charge else 0)
+            extra = {"cost": charged or 0, "reserved": held.amount}
+            if charge is not None:
+                extra |= {"price_mode": charge.mode[:32], "price_tier": charge.tier}
+        size = sum(i.size_bytes for i in result.images)
+        await _record(conn, task, 200, len(result.images), size, None, extra)
+
+    async def failed(self, conn: AsyncConnection, task: Task) -> None:
+        held = await ledger.load_reservation(conn, task.id)
+        extra: dict[str, Any] = {}
+        if held is not None:
+            await ledger.release(conn, held)
+            extra = {"reserved": held.amount}
+        status = error_from_row(task.error_type, task.error_code, task.error_message).status
+        await _record(conn, task, status, 0, 0, task.error_code, extra)
 
 
 async def _record(
-    conn: AsyncConnection, task: Task, status: int, images: int, size: int, error: str | None
+    conn: AsyncConnection,
+    task: Task,
+    status: int,
+    images: int,
+    size: int,
+    error: str | None,
+    extra: dict[str, Any],
 ) -> None:
     now = datetime.now(UTC)
     await conn.execute(
@@ -50,18 +93,6 @@ async def _record(
             bytes=size,
             error_code=error[:80] if error else None,
             prompt_preview=None,
+            **{k: v for k, v in extra.items() if v is not None},
         )
     )
-
-
-async def on_completed(conn: AsyncConnection, task: Task, result: TaskResult) -> None:
-    """The task just completed. The ledger's `commit` (actual usage) goes here."""
-    size = sum(i.size_bytes for i in result.images)
-    await _record(conn, task, 200, len(result.images), size, None)
-
-
-async def on_failed(conn: AsyncConnection, task: Task) -> None:
-    """The task just failed or timed out (`task.error_code` says why). The ledger's
-    `release` of the reservation goes here."""
-    status = error_from_row(task.error_type, task.error_code, task.error_message).status
-    await _record(conn, task, status, 0, 0, task.error_code)

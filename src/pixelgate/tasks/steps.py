@@ -43,7 +43,6 @@ from pixelgate.providers.base import (
     TaskRecovery,
     UpstreamTask,
 )
-from pixelgate.tasks import settle
 from pixelgate.tasks.errors import (
     DeploymentGone,
     ResultUnavailable,
@@ -349,7 +348,9 @@ class Steps:
             "result": outcome.dumps(),
             "progress": 100,
         }
-        if await self._final(task, values, lambda conn, t: settle.on_completed(conn, t, outcome)):
+        settlement = self.service.settlement
+        finish = lambda conn, t: settlement.completed(conn, t, outcome)  # noqa: E731
+        if await self._final(task, values, finish):
             return
         log.warning(
             "task %s: finished elsewhere; its copy of the result is left to expire", task.id
@@ -362,7 +363,7 @@ class Steps:
             "error_code": err.error_code[:80],
             "error_message": err.message[:2000],
         }
-        await self._final(task, values, settle.on_failed)
+        await self._final(task, values, self.service.settlement.failed)
 
     async def _final(self, task: Task, values: dict[str, Any], hook: SettleHook) -> bool:
         """Move to a final state and settle in one transaction; True when this call did."""

@@ -24,6 +24,8 @@ UPSTREAM_KEY = "fake-gemini-key"
 BAD_KEY = "wrong-upstream-secret-0042"
 
 CONFIG = """
+routing:
+  failure_threshold: 1000  # faults are injected on purpose; breakers are tested apart
 providers:
   google:
     type: gemini
@@ -55,8 +57,10 @@ deployments:
     provider: google
     upstream_model: gemini-3-pro-image-preview
     aliases: [tokenhub/nano-banana-pro]
-  - {{model: failover-image, provider: google, upstream_model: gemini-2.5-flash-image}}
-  - {{model: failover-image, provider: google-v1, upstream_model: gemini-2.5-flash-image}}
+  - {{model: failover-image, provider: google, upstream_model: gemini-2.5-flash-image,
+     priority: 0}}
+  - {{model: failover-image, provider: google-v1, upstream_model: gemini-2.5-flash-image,
+     priority: 1}}
   - {{model: badkey-image, provider: google-badkey, upstream_model: gemini-2.5-flash-image}}
   - {{model: slow-image, provider: google-slow, upstream_model: gemini-2.5-flash-image}}
   - model: regional-image

@@ -1,4 +1,13 @@
-"""Sandbox engine: renders each image off the event loop."""
+"""Sandbox engine: renders each image off the event loop.
+
+Two provider options make it misbehave on purpose, so that clients (and the gateway's own
+tests) can see how failures are answered and billed without a real upstream:
+
+- `fail: <code>` — every request fails as an upstream would: upstream_error,
+  upstream_unavailable, upstream_timeout, upstream_bad_response or content_policy_violation.
+- `max_images: N` — return at most N images whatever `n` asked for (0 = an empty answer),
+  like an upstream that drops some.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +26,14 @@ from pixelgate.core.models import (
     Usage,
 )
 from pixelgate.core.streaming import CompletedImage, PartialImage, StreamEvent
+from pixelgate.errors import (
+    ContentPolicyError,
+    GatewayError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from pixelgate.providers.base import Route
 from pixelgate.providers.sandbox.render import RenderSpec, coarse_preview, render
 
@@ -59,13 +76,41 @@ def _usage(req: ImageRequest) -> Usage:
     return Usage(input_tokens=prompt_tokens, input_text_tokens=prompt_tokens)
 
 
+FAULTS: dict[str, type[GatewayError]] = {
+    e.code: e
+    for e in (
+        UpstreamError,
+        UpstreamUnavailable,
+        UpstreamTimeout,
+        UpstreamBadResponse,
+        ContentPolicyError,
+    )
+}
+
+
+def _injected_fault(route: Route) -> GatewayError | None:
+    fail = route.provider.options.get("fail")
+    if fail is None:
+        return None
+    error = FAULTS.get(str(fail))
+    if error is None:
+        return GatewayError(f"sandbox option fail={fail!r} is not one of {', '.join(FAULTS)}.")
+    return error(f"sandbox fault injection: {fail}.")
+
+
 class SandboxEngine:
     async def run(self, req: ImageRequest, route: Route) -> ImageResult:
+        fault = _injected_fault(route)
+        if fault is not None:
+            raise fault
         fmt = req.output_format or ImageFormat.PNG
         images = []
-        for index in range(req.n):
+        count = min(req.n, int(route.provider.options.get("max_images", req.n)))
+        for index in range(count):
             data, width, height = await anyio.to_thread.run_sync(render, _spec(req, index))
             images.append(GeneratedImage(data=data, fmt=fmt, width=width, height=height))
+        if not images:
+            return ImageResult(images=())
         first = images[0]
         return ImageResult(
             images=tuple(images),

@@ -1,17 +1,14 @@
 """Durable tasks: one row per async or long-running image job.
 
 Revision ID: 0003
-Revises: 0001
-
-Numbered 0003 because the billing branch adds 0002 in parallel; when both are merged this
-revision's `down_revision` becomes "0002".
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
