@@ -288,7 +288,7 @@ class Pipeline:
         ctx.bytes_out += len(data)
         if req.response_format is ResponseFormat.URL:
             ttl = self.deps.url_ttl_seconds
-            stored = await self.deps.files.store(data, fmt, ctx.key_id, ttl)
+            stored = await self.deps.files.store(data, fmt, ctx.key_id, ttl, ctx.request_id)
             exp = int(stored.expires_at.timestamp())
             url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
             return OutputImage(url=url, revised_prompt=image.revised_prompt)
