@@ -98,6 +98,19 @@ class ApiKeyService:
             ).first()
         return Principal(row.id, row.name) if row else None
 
+    async def principal(self, key_id: str) -> Principal | None:
+        """The principal of an active key, by id: for callers already authenticated some other
+        way (the console acts for a key it has verified, without holding its secret)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(api_keys.c.id, api_keys.c.name).where(
+                        api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        return Principal(row.id, row.name) if row else None
+
     async def list(self) -> list[KeyInfo]:
         async with self.engine.connect() as conn:
             rows = (

@@ -13,13 +13,17 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from pixelgate.auth.api_keys import extract_key
+from pixelgate.auth.api_keys import Principal, extract_key
 from pixelgate.core.context import RequestContext
 from pixelgate.errors import AuthenticationError, GatewayError
 from pixelgate.http.jsonio import JSONResponse
 from pixelgate.services import Services
 
-__all__ = ["Dialect", "run_endpoint", "services_of"]
+__all__ = ["ACTING_KEY_SCOPE", "Dialect", "run_endpoint", "services_of"]
+
+# ASGI scope entry naming the key a request acts for. Only in-process callers can set scope
+# entries (the console's playground, which has verified the key itself); HTTP clients cannot.
+ACTING_KEY_SCOPE = "pixelgate.acting_key_id"
 
 log = logging.getLogger("pixelgate.http")
 
@@ -43,6 +47,23 @@ def error_response(dialect: Dialect, err: GatewayError) -> Response:
     return JSONResponse(dialect.render_error(err), status_code=err.status, headers=headers)
 
 
+async def _authenticate(request: Request, dialect: Dialect, services: Services) -> Principal:
+    acting = request.scope.get(ACTING_KEY_SCOPE)
+    if isinstance(acting, str):
+        principal = await services.keys.principal(acting)
+    else:
+        query = request.query_params if dialect.query_key else None
+        secret = extract_key(request.headers, query)
+        if secret is None:
+            raise AuthenticationError(
+                "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'."
+            )
+        principal = await services.keys.authenticate(secret)
+    if principal is None:
+        raise AuthenticationError("Invalid or revoked API key.")
+    return principal
+
+
 async def run_endpoint(
     request: Request,
     dialect: Dialect,
@@ -59,15 +80,7 @@ async def run_endpoint(
     error_code: str | None = None
     status = 500
     try:
-        secret = extract_key(request.headers, request.query_params if dialect.query_key else None)
-        if secret is None:
-            raise AuthenticationError(
-                "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'."
-            )
-        principal = await services.keys.authenticate(secret)
-        if principal is None:
-            raise AuthenticationError("Invalid or revoked API key.")
-        ctx.principal = principal
+        ctx.principal = await _authenticate(request, dialect, services)
         response = await handler(ctx)
     except GatewayError as err:
         error_code = err.error_code
