@@ -41,7 +41,8 @@ def field_specs(contract: ModelContract, op: Operation) -> list[dict[str, Any]]:
         spec = _choice("size", tuple(size_options))
         spec["kind"] = "size"
         spec["custom"] = sizes.flexible is not None
-        spec["default"] = contract.default_size or (size_options[0] if size_options else "")
+        # Edits without a size keep the input image's size, so only generations get one.
+        spec["default"] = contract.default_size if op is Operation.GENERATE else ""
         if spec["default"] and spec["default"] not in size_options:
             spec["options"].append(spec["default"])
         fields.append(spec)
