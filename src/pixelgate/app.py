@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pixelgate.api import admin, docs, files, health, images, models
+from pixelgate.api import admin, docs, files, health, images, metrics, models
 from pixelgate.console.routes import console_routes
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *health.routes,
             *admin.routes,
             *docs.routes,
+            *metrics.routes,
             *console_routes(),
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],

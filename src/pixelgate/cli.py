@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from pixelgate.auth.api_keys import ApiKeyService
+from pixelgate.observability.logs import configure_logging
+from pixelgate.observability.multiproc import prepare_multiprocess
 from pixelgate.settings import ConfigError, Settings
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.migrate import upgrade
@@ -64,6 +65,8 @@ async def _first_key(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
+    # Before the app (and prometheus_client) is imported: workers share a metrics directory.
+    prepare_multiprocess(settings.workers, settings.data_dir)
     import uvicorn
 
     from pixelgate.app import create_app
@@ -83,6 +86,7 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # uvicorn's records go to the root handler (JSON by default)
         loop="auto",
         http="auto",
     )
@@ -108,10 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             return _serve(settings)
         upgrade(settings.effective_database_url)

@@ -14,6 +14,7 @@ from pixelgate.core.executor import Executor
 from pixelgate.core.pipeline import Pipeline, PipelineDeps
 from pixelgate.core.router import Router
 from pixelgate.core.safe_fetch import FetchPolicy
+from pixelgate.observability.signals import Signals
 from pixelgate.providers import ProviderSpec, load_providers
 from pixelgate.settings import GatewayConfig, Settings, load_config
 from pixelgate.storage.blobs import LocalBlobStore
@@ -38,6 +39,7 @@ class Services:
     router: Router
     catalog: Catalog
     pipeline: Pipeline
+    signals: Signals
 
     async def aclose(self) -> None:
         await self.executor.aclose()
@@ -94,4 +96,5 @@ def build_services(settings: Settings) -> Services:
         router=router,
         catalog=catalog,
         pipeline=pipeline,
+        signals=Signals(router),
     )

@@ -26,6 +26,8 @@ class RequestContext:
     dropped_params: list[str] = field(default_factory=list)
     # Set when a streamed answer fails after its first byte (the status stays 200).
     stream_error: str | None = None
+    # (deployment, error code) of each failed upstream attempt, retried ones included.
+    upstream_errors: list[tuple[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     @property

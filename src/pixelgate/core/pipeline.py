@@ -202,6 +202,7 @@ class Pipeline:
                 router.succeeded(route)
                 return value
             err = self._note_failure(err, route)
+            ctx.upstream_errors.append((route.name, err.error_code))
             router.failed(route, err)
             if not err.retryable:
                 raise err

@@ -17,6 +17,7 @@ from pixelgate.auth.api_keys import Principal, extract_key
 from pixelgate.core.context import RequestContext
 from pixelgate.errors import AuthenticationError, GatewayError
 from pixelgate.http.jsonio import JSONResponse
+from pixelgate.observability.logs import bind_request_id
 from pixelgate.services import Services
 
 __all__ = ["ACTING_KEY_SCOPE", "Dialect", "run_endpoint", "services_of"]
@@ -77,6 +78,7 @@ async def run_endpoint(
         endpoint=request.url.path,
         base_url=base.rstrip("/"),
     )
+    bind_request_id(ctx.request_id)
     error_code: str | None = None
     status = 500
     try:
@@ -101,8 +103,10 @@ async def run_endpoint(
         # Log once the stream has ended, with what it really delivered.
         async def record_after_stream() -> None:
             await services.usage.record(ctx, status, ctx.stream_error or error_code)
+            services.signals.request_done(ctx, status, ctx.stream_error or error_code)
 
         response.background = BackgroundTask(record_after_stream)
     else:
         await services.usage.record(ctx, status, error_code)
+        services.signals.request_done(ctx, status, error_code)
     return response
