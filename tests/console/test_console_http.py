@@ -97,6 +97,22 @@ def test_sign_in_sets_a_strict_httponly_session_and_sign_out_ends_it(gw: Gateway
     assert admin.get("/console/keys").status_code == 303
 
 
+def test_the_session_cookie_is_secure_over_https(gw: Gateway) -> None:
+    # uvicorn trusts X-Forwarded-Proto from loopback, as from a TLS-terminating proxy.
+    https = {"X-Forwarded-Proto": "https"}
+    page = httpx.get(gw.base_url + "/console/login", headers=https)
+    assert "; secure" in page.headers["set-cookie"].lower()
+    # A client keeps a Secure cookie for https only; send it as the browser would there.
+    cookie = {"Cookie": f"pg_console_pre={page.cookies['pg_console_pre']}"}
+    resp = httpx.post(
+        gw.base_url + "/console/login",
+        data={"key": ADMIN_KEY, "csrf": csrf_of(page.text)},
+        headers=https | cookie,
+    )
+    assert resp.status_code == 303
+    assert "; secure" in resp.headers["set-cookie"].lower()
+
+
 def test_a_tampered_cookie_is_no_session(gw: Gateway) -> None:
     admin = sign_in(gw, ADMIN_KEY)
     value = admin.cookies["pg_console"]

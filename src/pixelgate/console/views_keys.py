@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pixelgate.auth.api_keys import CreatedKey
 from pixelgate.console import data
 from pixelgate.console.web import PATH, Viewer, checked_form, forbidden, page, to_login, viewer
 from pixelgate.http.runner import services_of
@@ -18,7 +19,7 @@ USAGE_DAYS = 30
 
 
 async def _render(
-    request: Request, who: Viewer, created: object = None, error: str = ""
+    request: Request, who: Viewer, created: CreatedKey | None = None, error: str = ""
 ) -> Response:
     services = services_of(request)
     today = datetime.now(UTC).date()
