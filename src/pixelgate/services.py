@@ -44,6 +44,7 @@ class Services:
     async def aclose(self) -> None:
         await self.executor.aclose()
         await self.engine.dispose()
+        self.signals.close()
 
 
 def secret_key(settings: Settings) -> bytes:

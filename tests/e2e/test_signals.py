@@ -120,3 +120,18 @@ def test_metrics_add_up_across_processes(tmp_path: Path) -> None:
             second.stop()
     finally:
         first.stop()
+
+
+def test_traces_by_configuration_alone(tmp_path: Path) -> None:
+    """OTEL_TRACES_EXPORTER=console: one server span per request, flushed at shutdown."""
+    gw = start_gateway(
+        tmp_path / "gw", None, OTEL_TRACES_EXPORTER="console", OTEL_SERVICE_NAME="pg-traced"
+    )
+    try:
+        request_id = generate(gw).headers["x-request-id"]
+    finally:
+        gw.stop()
+    logs = gw.logs()
+    assert f'"pixelgate.request_id": "{request_id}"' in logs
+    assert '"service.name": "pg-traced"' in logs and '"kind": "SpanKind.SERVER"' in logs
+    assert gw.key not in logs
