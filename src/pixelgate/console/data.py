@@ -4,6 +4,9 @@ The pages never build queries themselves: they call these functions, so the bill
 adds its columns (spend per day, per model, per key; balance and credit per key) here and
 nowhere else. Each such place is marked `BILLING:`.
 
+The tasks merge adds its reads here too (`TASKS:`): tasks by key with state and progress
+for the Requests page.
+
 Scoping is by `key_id`: a console signed in with a client key passes its own key id, and
 every function then returns only that key's rows. None means every key (the admin view).
 """
