@@ -7,7 +7,7 @@ PIXELGATE_HOST ?= 127.0.0.1
 PIXELGATE_PORT ?= 8080
 export PIXELGATE_HOST PIXELGATE_PORT
 
-.PHONY: run install install-dev test lint typecheck unit clean bench
+.PHONY: run install install-dev test lint typecheck unit clean bench browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,15 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install-dev
-	$(BIN)/pytest -q
+# The console's browser tests drive Debian's chromium through Playwright (never
+# `playwright install`: browsers are not downloaded, the system package is used).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
+
+unit: install-dev browser
+	PIXELGATE_BROWSER_TESTS=required $(BIN)/pytest -q
 
 test: install-dev lint typecheck unit
 

@@ -24,11 +24,13 @@ from pixelgate.api import (
     gemini,
     health,
     images,
+    metrics,
     models,
     tasks,
     usage,
 )
 from pixelgate.billing.sweeper import sweep_loop
+from pixelgate.console.routes import console_routes
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
@@ -113,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *ark.routes,
             *dashscope.routes,
             *usage.routes,
+            *metrics.routes,
+            *console_routes(),
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
         exception_handlers={HTTPException: _http_error},

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Sequence
 
 from pixelgate.auth.api_keys import ApiKeyService
 from pixelgate.cli_keys import add_key_commands, run_keys
+from pixelgate.observability.logs import configure_logging
+from pixelgate.observability.multiproc import prepare_multiprocess
 from pixelgate.settings import ConfigError, Settings
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.migrate import upgrade
@@ -41,6 +42,8 @@ async def _first_key(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
+    # Before the app (and prometheus_client) is imported: workers share a metrics directory.
+    prepare_multiprocess(settings.workers, settings.data_dir)
     import uvicorn
 
     from pixelgate.app import create_app
@@ -60,6 +63,7 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # uvicorn's records go to the root handler (JSON by default)
         loop="auto",
         http="auto",
     )
@@ -104,10 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             return _serve(settings)
         if args.command == "worker":

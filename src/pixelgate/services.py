@@ -18,6 +18,7 @@ from pixelgate.core.executor import Executor
 from pixelgate.core.pipeline import Pipeline, PipelineDeps
 from pixelgate.core.router import Router
 from pixelgate.core.safe_fetch import FetchPolicy
+from pixelgate.observability.signals import Signals
 from pixelgate.providers import ProviderSpec, load_providers
 from pixelgate.settings import GatewayConfig, Settings, load_config
 from pixelgate.storage.blobs import LocalBlobStore
@@ -54,10 +55,13 @@ class Services:
     def worker(self) -> Worker:
         return Worker(self.tasks, self.router, self.providers, self.executor)
 
+    signals: Signals
+
     async def aclose(self) -> None:
         await self.tasks.aclose()
         await self.executor.aclose()
         await self.engine.dispose()
+        self.signals.close()
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -120,4 +124,5 @@ def build_services(settings: Settings) -> Services:
         tasks=tasks,
         prices=prices,
         access=AccessGuard(LocalLimiter()),
+        signals=Signals(router),
     )

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     purge_interval_seconds: float = 600.0
     log_level: str = "info"
+    # json: one JSON object per line (with the request id); text: for a terminal.
+    log_format: Literal["json", "text"] = "json"
     workers: int = 1
     # Comma-separated networks added to the YAML's fetch.allow_networks.
     fetch_allow_networks: str = ""

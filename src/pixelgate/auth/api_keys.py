@@ -121,6 +121,19 @@ class ApiKeyService:
     def _info(r: Row[Any]) -> KeyInfo:
         return KeyInfo(r.id, r.name, r.prefix, r.created_at, r.revoked_at, KeyLimits.from_row(r))
 
+    async def principal(self, key_id: str) -> Principal | None:
+        """The principal of an active key, by id: for callers already authenticated some other
+        way (the console acts for a key it has verified, without holding its secret)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                )
+            ).first()
+        # With its limits, exactly as `authenticate` gives them: acting for a key must not
+        # lift its balance, allow-lists or rate limits.
+        return Principal(row.id, row.name, KeyLimits.from_row(row)) if row else None
+
     async def list(self) -> list[KeyInfo]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).all()

@@ -34,6 +34,8 @@ class RequestContext:
     # endpoint's (a DashScope body on /v1/images/generations).
     dialect_override: Any = None
     region: str | None = None  # from X-Pixelgate-Region (or X-TokenHub-Region)
+    # (deployment, error code) of each failed upstream attempt, retried ones included.
+    upstream_errors: list[tuple[str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     # Billing (micro-units), filled by billing.meter and written to the usage row.
     reserved: int = 0

@@ -282,6 +282,7 @@ class Pipeline:
                 router.succeeded(route)
                 return value
             err = self._note_failure(err, route)
+            ctx.upstream_errors.append((route.name, err.error_code))
             router.failed(route, err)
             if not err.retryable:
                 raise err
@@ -413,7 +414,8 @@ class Pipeline:
         ctx.images += 1
         ctx.bytes_out += len(data)
         fmt = req.output_format or image.fmt
-        stored = await self.deps.files.store(data, fmt, ctx.key_id, self.deps.url_ttl_seconds)
+        ttl = self.deps.url_ttl_seconds
+        stored = await self.deps.files.store(data, fmt, ctx.key_id, ttl, ctx.request_id)
         return stored, image
 
     async def _encoded(

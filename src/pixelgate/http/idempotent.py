@@ -27,7 +27,7 @@ WAIT_SECONDS = 600.0
 REPLAY_TTL = 24 * 3600
 
 
-async def _freeze(services: Services, key_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+async def _freeze(services: Services, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
     """The answer with each base64 image moved into the blob store (never into the DB)."""
     frozen = dict(body)
     items = []
@@ -35,7 +35,7 @@ async def _freeze(services: Services, key_id: str | None, body: dict[str, Any]) 
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
             data = base64.b64decode(item["b64_json"])
             fmt = sniff_format(data[:16]) or ImageFormat.PNG
-            stored = await services.files.store(data, fmt, key_id, REPLAY_TTL)
+            stored = await services.files.store(data, fmt, ctx.key_id, REPLAY_TTL, ctx.request_id)
             item = {k: v for k, v in item.items() if k != "b64_json"} | {"_file": stored.id}
         items.append(item)
     frozen["data"] = items
@@ -94,5 +94,5 @@ async def run_idempotent(
     except BaseException:
         await asyncio.shield(store.forget(ctx.key_id, idem))
         raise
-    await store.complete(ctx.key_id, idem, 200, await _freeze(services, ctx.key_id, body))
+    await store.complete(ctx.key_id, idem, 200, await _freeze(services, ctx, body))
     return JSONResponse(body)

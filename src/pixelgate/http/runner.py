@@ -13,13 +13,18 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from pixelgate.auth.api_keys import extract_key
+from pixelgate.auth.api_keys import Principal, extract_key
 from pixelgate.core.context import RequestContext
 from pixelgate.errors import AuthenticationError, GatewayError
 from pixelgate.http.jsonio import JSONResponse
+from pixelgate.observability.logs import bind_request_id
 from pixelgate.services import Services
 
-__all__ = ["REGION_HEADERS", "Dialect", "run_endpoint", "services_of"]
+__all__ = ["ACTING_KEY_SCOPE", "REGION_HEADERS", "Dialect", "run_endpoint", "services_of"]
+
+# ASGI scope entry naming the key a request acts for. Only in-process callers can set scope
+# entries (the console's playground, which has verified the key itself); HTTP clients cannot.
+ACTING_KEY_SCOPE = "pixelgate.acting_key_id"
 
 log = logging.getLogger("pixelgate.http")
 
@@ -46,6 +51,23 @@ def error_response(dialect: Dialect, err: GatewayError) -> Response:
     return JSONResponse(dialect.render_error(err), status_code=err.status, headers=headers)
 
 
+async def _authenticate(request: Request, dialect: Dialect, services: Services) -> Principal:
+    acting = request.scope.get(ACTING_KEY_SCOPE)
+    if isinstance(acting, str):
+        principal = await services.keys.principal(acting)
+    else:
+        query = request.query_params if dialect.query_key else None
+        secret = extract_key(request.headers, query)
+        if secret is None:
+            raise AuthenticationError(
+                "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'."
+            )
+        principal = await services.keys.authenticate(secret)
+    if principal is None:
+        raise AuthenticationError("Invalid or revoked API key.")
+    return principal
+
+
 async def run_endpoint(
     request: Request,
     dialect: Dialect,
@@ -60,17 +82,11 @@ async def run_endpoint(
         base_url=base.rstrip("/"),
         region=next((request.headers[h] for h in REGION_HEADERS if request.headers.get(h)), None),
     )
+    bind_request_id(ctx.request_id)
     error_code: str | None = None
     status = 500
     try:
-        secret = extract_key(request.headers, request.query_params if dialect.query_key else None)
-        if secret is None:
-            raise AuthenticationError(
-                "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'."
-            )
-        principal = await services.keys.authenticate(secret)
-        if principal is None:
-            raise AuthenticationError("Invalid or revoked API key.")
+        principal = await _authenticate(request, dialect, services)
         ctx.principal = principal
         client_ip = request.client.host if request.client else None
         async with services.access.admit(principal, client_ip):
@@ -95,6 +111,7 @@ async def run_endpoint(
         response.body_iterator = _record_after(response.body_iterator, services, ctx, status)
     else:
         await services.usage.record(ctx, status, error_code)
+        services.signals.request_done(ctx, status, error_code)
     return response
 
 
@@ -111,3 +128,4 @@ async def _record_after(
         # Shielded: a client that hangs up cancels the stream, not its usage row.
         with anyio.CancelScope(shield=True):
             await services.usage.record(ctx, status, ctx.stream_error)
+            services.signals.request_done(ctx, status, ctx.stream_error)

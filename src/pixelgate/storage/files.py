@@ -45,9 +45,15 @@ class FileService:
         return f"/v1/files/{file_id}?exp={exp}&sig={self.sign(file_id, exp)}"
 
     async def store(
-        self, data: bytes, fmt: ImageFormat, key_id: str | None, ttl_seconds: int
+        self,
+        data: bytes,
+        fmt: ImageFormat,
+        key_id: str | None,
+        ttl_seconds: int,
+        request_id: str | None = None,
     ) -> StoredFile:
-        """Write the blob, then its row; if the row fails the blob is removed again."""
+        """Write the blob, then its row; if the row fails the blob is removed again.
+        `request_id` links the file to its usage-log row (the console's thumbnails)."""
         now = datetime.now(UTC)
         file_id = "img_" + secrets.token_hex(12)
         blob_key = f"{file_id[4:6]}/{file_id}.{fmt.value}"
@@ -61,6 +67,7 @@ class FileService:
                     insert(files).values(
                         id=file_id,
                         key_id=key_id,
+                        request_id=request_id,
                         blob_key=blob_key,
                         content_type=fmt.mime,
                         size_bytes=len(data),

@@ -66,7 +66,10 @@ files = Table(
     Column("height", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The request that produced the file (migration 0005): the console's gallery joins on it.
+    Column("request_id", String(40), nullable=True),
     Index("ix_files_expires_at", "expires_at"),
+    Index("ix_files_request_id", "request_id"),
 )
 
 usage_log = Table(

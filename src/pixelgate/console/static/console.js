@@ -1,0 +1,257 @@
+// pixelgate console: copy buttons, confirmations and the playground. No dependencies.
+"use strict";
+
+function copyFrom(selector, button) {
+  const el = document.querySelector(selector);
+  if (!el) return;
+  const text = "value" in el ? el.value : el.textContent;
+  const done = () => {
+    const before = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = before; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => fallbackCopy(el, done));
+  } else {
+    fallbackCopy(el, done);
+  }
+}
+
+function fallbackCopy(el, done) {
+  const area = document.createElement("textarea");
+  area.value = "value" in el ? el.value : el.textContent;
+  document.body.appendChild(area);
+  area.select();
+  try { document.execCommand("copy"); done(); } finally { area.remove(); }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (button) copyFrom(button.dataset.copy, button);
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
+// ---- playground ----------------------------------------------------------------------
+
+const SDK_KWARGS = {
+  generate: ["model", "prompt", "n", "size", "quality", "response_format", "style", "user",
+    "background", "moderation", "output_format", "output_compression"],
+  edit: ["model", "prompt", "n", "size", "quality", "response_format", "user", "background",
+    "input_fidelity", "output_format", "output_compression"],
+};
+
+function shellQuote(text) {
+  return "'" + String(text).replace(/'/g, "'\\''") + "'";
+}
+
+function pyValue(value) {
+  return JSON.stringify(value);  // JSON strings and numbers are valid Python literals
+}
+
+function curlSnippet(origin, op, body, files) {
+  const lines = [];
+  if (op === "generate") {
+    lines.push(`curl -s ${origin}/v1/images/generations`);
+    lines.push(`  -H "Authorization: Bearer $PIXELGATE_KEY"`);
+    lines.push(`  -H "Content-Type: application/json"`);
+    lines.push(`  -d ${shellQuote(JSON.stringify(body))}`);
+  } else {
+    lines.push(`curl -s ${origin}/v1/images/edits`);
+    lines.push(`  -H "Authorization: Bearer $PIXELGATE_KEY"`);
+    for (const [key, value] of Object.entries(body)) lines.push(`  -F ${shellQuote(key + "=" + value)}`);
+    const field = files.images.length > 1 ? "image[]" : "image";
+    for (const name of files.images) lines.push(`  -F ${shellQuote(field + "=@" + name)}`);
+    if (files.mask) lines.push(`  -F ${shellQuote("mask=@" + files.mask)}`);
+  }
+  return lines.join(" \\\n");
+}
+
+function pythonSnippet(origin, op, body, files) {
+  const known = SDK_KWARGS[op];
+  const args = [];
+  const extra = {};
+  if (op === "edit") {
+    const opened = files.images.map((n) => `open(${pyValue(n)}, "rb")`);
+    args.push(`    image=${opened.length > 1 ? "[" + opened.join(", ") + "]" : opened[0] || 'open("image.png", "rb")'},`);
+    if (files.mask) args.push(`    mask=open(${pyValue(files.mask)}, "rb"),`);
+  }
+  for (const [key, value] of Object.entries(body)) {
+    if (known.includes(key)) args.push(`    ${key}=${pyValue(value)},`);
+    else extra[key] = value;
+  }
+  if (Object.keys(extra).length) args.push(`    extra_body=${JSON.stringify(extra)},`);
+  return [
+    "import os",
+    "from openai import OpenAI",
+    "",
+    `client = OpenAI(base_url=${pyValue(origin + "/v1")}, api_key=os.environ["PIXELGATE_KEY"])`,
+    `result = client.images.${op === "generate" ? "generate" : "edit"}(`,
+    ...args,
+    ")",
+    "for image in result.data:",
+    "    print(image.url)",
+  ].join("\n");
+}
+
+function field(spec) {
+  const label = document.createElement("label");
+  label.textContent = spec.label + " ";
+  let input;
+  if (spec.kind === "number") {
+    input = document.createElement("input");
+    input.type = "number";
+    input.min = spec.min;
+    input.max = spec.max;
+    if (spec.default !== null && spec.default !== undefined) input.value = spec.default;
+    else input.placeholder = "default";
+  } else {
+    input = document.createElement("select");
+    if (spec.kind !== "size" || !spec.default) input.append(new Option("(default)", ""));
+    for (const option of spec.options) input.append(new Option(option, option));
+    if (spec.kind === "size" && spec.custom) input.append(new Option("custom…", "custom"));
+    if (spec.default) input.value = spec.default;
+  }
+  input.name = spec.name;
+  input.dataset.field = spec.name;
+  label.append(input);
+  if (spec.kind === "size" && spec.custom) {
+    const custom = document.createElement("input");
+    custom.placeholder = "WIDTHxHEIGHT";
+    custom.dataset.customSize = "1";
+    custom.hidden = true;
+    custom.size = 11;
+    input.addEventListener("change", () => { custom.hidden = input.value !== "custom"; });
+    label.append(custom);
+  }
+  return label;
+}
+
+function initPlayground() {
+  const form = document.getElementById("pg-form");
+  const specEl = document.getElementById("pg-spec");
+  if (!form || !specEl) return;
+  const specs = JSON.parse(specEl.textContent);
+  const $ = (id) => document.getElementById(id);
+  const model = $("pg-model"), op = $("pg-op"), fields = $("pg-fields");
+  const origin = window.location.origin;
+
+  for (const s of specs) model.append(new Option(s.model, s.model));
+  const current = () => specs.find((s) => s.model === model.value) || specs[0];
+
+  function renderOps() {
+    const spec = current();
+    op.replaceChildren(...spec.operations.map((o) => new Option(o, o)));
+    renderFields();
+  }
+
+  function renderFields() {
+    const spec = current();
+    $("pg-desc").textContent = spec.description || "";
+    fields.replaceChildren(...spec.fields[op.value].map(field));
+    const editing = op.value === "edit";
+    $("pg-files").hidden = !editing;
+    $("pg-image").required = editing;
+    $("pg-image").multiple = spec.max_input_images > 1;
+    $("pg-submit").textContent = editing ? "Edit" : "Generate";
+    updateSnippets();
+  }
+
+  function body() {
+    const out = { model: model.value, prompt: $("pg-prompt").value };
+    for (const input of fields.querySelectorAll("[data-field]")) {
+      let value = input.value;
+      if (value === "custom") value = input.parentElement.querySelector("[data-custom-size]").value.trim();
+      if (value === "") continue;
+      out[input.dataset.field] = input.type === "number" ? Number(value) : value;
+    }
+    out.response_format = "url";
+    return out;
+  }
+
+  function fileNames() {
+    const images = Array.from($("pg-image").files).map((f) => f.name);
+    const mask = $("pg-mask").files[0];
+    return { images: images.length ? images : ["image.png"], mask: mask ? mask.name : null };
+  }
+
+  function updateSnippets() {
+    const b = body();
+    $("pg-curl").textContent = curlSnippet(origin, op.value, b, fileNames());
+    $("pg-python").textContent = pythonSnippet(origin, op.value, b, fileNames());
+  }
+
+  model.addEventListener("change", renderOps);
+  op.addEventListener("change", renderFields);
+  form.addEventListener("input", updateSnippets);
+  form.addEventListener("change", updateSnippets);
+  const keySelect = $("pg-key");
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData();
+    data.append("operation", op.value);
+    data.append("body", JSON.stringify(body()));
+    if (keySelect) data.append("key_id", keySelect.value);
+    if (op.value === "edit") {
+      for (const file of $("pg-image").files) data.append("image", file);
+      if ($("pg-mask").files[0]) data.append("mask", $("pg-mask").files[0]);
+    }
+    $("pg-error").hidden = true;
+    $("pg-images").replaceChildren();
+    $("pg-meta").textContent = "";
+    $("pg-status").textContent = "Running…";
+    $("pg-submit").disabled = true;
+    try {
+      const resp = await fetch(form.dataset.run, {
+        method: "POST",
+        body: data,
+        headers: { "X-CSRF-Token": form.dataset.csrf },
+        credentials: "same-origin",
+      });
+      const result = await resp.json();
+      showResult(result);
+    } catch (err) {
+      showError(String(err));
+    } finally {
+      $("pg-status").textContent = "";
+      $("pg-submit").disabled = false;
+    }
+  });
+
+  function showError(message) {
+    $("pg-error").textContent = message;
+    $("pg-error").hidden = false;
+  }
+
+  function showResult(result) {
+    const answer = result.response || {};
+    const meta = [];
+    if (result.status) meta.push("HTTP " + result.status);
+    if (result.request_id) meta.push("request " + result.request_id);
+    if (result.dropped_params) meta.push("dropped: " + result.dropped_params);
+    $("pg-meta").textContent = meta.join(" · ");
+    if (answer.error) { showError(answer.error.message || "The request failed."); return; }
+    for (const item of answer.data || []) {
+      if (!item.url) continue;
+      const link = new URL(item.url, window.location.href);
+      const local = link.pathname + link.search;  // same origin, whatever PUBLIC_URL says
+      const a = document.createElement("a");
+      a.href = local;
+      a.target = "_blank";
+      a.rel = "noopener";
+      const img = document.createElement("img");
+      img.src = local;
+      img.alt = item.revised_prompt || "generated image";
+      a.append(img);
+      $("pg-images").append(a);
+    }
+  }
+
+  renderOps();
+}
+
+document.addEventListener("DOMContentLoaded", initPlayground);

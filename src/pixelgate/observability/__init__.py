@@ -1,0 +1,3 @@
+"""Operator signals: Prometheus metrics and JSON structured logs."""
+
+__all__: list[str] = []
