@@ -12,9 +12,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from pixelgate.core.context import RequestContext
+from pixelgate.core.models import ImageRequest
 from pixelgate.core.native import NativeCall
 from pixelgate.dialects import gemini_native
-from pixelgate.errors import NotFound
+from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse, read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 from pixelgate.http.streams import first_part, then
@@ -41,13 +42,20 @@ async def generate(request: Request) -> Response:
         ctx.operation = gemini_native.operation_of(body)
         pipeline = services_of(request).pipeline
         call = NativeCall(gemini_native.NAME, await request.body(), stream, sse)
-        native = await pipeline.passthrough(ctx, model, call)
+        try:
+            parsed: ImageRequest | GatewayError = gemini_native.parse(body, model)
+        except GatewayError as exc:
+            parsed = exc  # a Gemini upstream judges its own body; others need it valid
+        billing_view = parsed if isinstance(parsed, ImageRequest) else ImageRequest(model, "")
+        native = await pipeline.passthrough(ctx, model, call, billing_view)
         if native is not None and native.events is not None:
             events = gemini_native.sse(ctx, native.events)
             return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
         if native is not None:
             return Response(native.body, media_type="application/json")
-        req = gemini_native.parse(body, model)
+        if isinstance(parsed, GatewayError):
+            raise parsed
+        req = parsed
         ctx.dropped_params += gemini_native.dropped(body)
         if not stream:
             return JSONResponse(gemini_native.render(await pipeline.images(ctx, req)))

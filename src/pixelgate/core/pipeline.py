@@ -46,8 +46,9 @@ from pixelgate.core.models import (
     Usage,
 )
 from pixelgate.core.native import NativeCall, NativeOutcome
+from pixelgate.core.passthrough import forward_native
 from pixelgate.core.router import Router
-from pixelgate.core.streaming import CompletedImage, SseEvent, StreamEvent
+from pixelgate.core.streaming import CompletedImage, StreamEvent
 from pixelgate.errors import (
     ContentPolicyError,
     GatewayError,
@@ -67,7 +68,7 @@ from pixelgate.providers.base import (
     TaskAdapter,
     UpstreamResponse,
 )
-from pixelgate.providers.capabilities import ContentStreamAdapter, NativePassthrough
+from pixelgate.providers.capabilities import ContentStreamAdapter
 from pixelgate.storage.files import FileService, StoredFile
 
 __all__ = [
@@ -510,58 +511,11 @@ class Pipeline:
         raise last
 
     async def passthrough(
-        self, ctx: RequestContext, model: str, call: NativeCall
+        self, ctx: RequestContext, model: str, call: NativeCall, req: ImageRequest
     ) -> NativeOutcome | None:
         """Forward `call.body` unchanged when the model's first route speaks `call.protocol`
-        (over the routes that do); None when the request must take the canonical path."""
-        routes = self.deps.router.plan(model, ctx.region)
-        native = [r for r in routes if self._speaks(r, call.protocol)]
-        if not native or native[0] is not routes[0]:
-            return None
-        ctx.model = routes[0].deployment.model
-        last: GatewayError | None = None
-        for route in native:
-            engine = self.deps.providers[route.provider.type].engine
-            assert isinstance(engine, NativePassthrough) and isinstance(engine, HttpAdapter)
-            ctx.deployment = route.name
-            upstream = engine.passthrough_request(call, route)
-            timeouts = route.timeouts
-            try:
-                if call.stream and call.sse:
-                    opened = await self.deps.executor.open_stream(upstream, timeouts)
-                    if isinstance(opened, UpstreamResponse):
-                        raise engine.map_error(opened, route)
-                    return NativeOutcome(events=_counted(ctx, engine, opened.events()))
-                resp = await self.deps.executor.send(upstream, timeouts)
-                if resp.status >= 400:
-                    raise engine.map_error(resp, route)
-                ctx.images += engine.count_images(resp.body)
-                ctx.bytes_out += len(resp.body)
-                return NativeOutcome(body=resp.body)
-            except GatewayError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-        assert last is not None
-        raise last
-
-    def _speaks(self, route: Route, protocol: str) -> bool:
-        engine = self.deps.providers[route.provider.type].engine
-        return (
-            isinstance(engine, NativePassthrough)
-            and isinstance(engine, HttpAdapter)
-            and engine.protocol == protocol
-        )
-
-
-async def _counted(
-    ctx: RequestContext, engine: NativePassthrough, events: AsyncGenerator[SseEvent, None]
-) -> AsyncIterator[str]:
-    async with contextlib.aclosing(events) as stream:
-        async for event in stream:
-            ctx.images += engine.count_images(event.data)
-            ctx.bytes_out += len(event.data)
-            yield event.data
+        (billed like any request; see core.passthrough); None for the canonical path."""
+        return await forward_native(self, ctx, model, call, req)
 
 
 async def _billed(

@@ -17,7 +17,7 @@ from PIL import Image
 from tests.e2e.gemini.conftest import BAD_KEY, UPSTREAM_KEY, usage_when
 from tests.fakes.gemini import GeminiFakeState
 from tests.fakes.images import image_b64, image_bytes
-from tests.support.db import last_usage
+from tests.support.db import last_usage, usage_rows
 from tests.support.gateway import Gateway
 
 
@@ -254,3 +254,19 @@ def test_upstream_failures_in_gemini_shape(gw: Gateway, upstream: GeminiFakeStat
     row = usage_when(gw, lambda row: row.endpoint.endswith(":streamGenerateContent"))
     assert (row.status, row.error_code) == (200, "upstream_error")
     assert BAD_KEY not in gw.logs()
+
+
+def test_passthrough_is_billed(gw: Gateway, upstream: GeminiFakeState) -> None:
+    """A Gemini-native body to a Gemini deployment goes through unchanged and is charged
+    from the answer's usage: the balance drops by exactly what the usage row says."""
+    created = gw.cli("keys", "create", "--name", "metered", "--balance", "1")
+    key = created.stdout.strip().splitlines()[-1]
+    client = sdk(gw, key)
+    made = client.models.generate_content(model="gemini-2.5-flash-image", contents="a kite")
+    assert image_of(made) is not None
+    usage = httpx.get(gw.base_url + "/v1/usage", headers={"x-goog-api-key": key}).json()
+    balance = usage["balance"]
+    assert balance["reserved_micros"] == 0
+    assert 0 < balance["spent_micros"] == 1_000_000 - balance["available_micros"]
+    row = next(r for r in reversed(usage_rows(gw)) if r.model == "gemini-2.5-flash-image")
+    assert row.cost == balance["spent_micros"] and row.images == 1
