@@ -90,7 +90,7 @@ async def test_daily_groups_by_utc_day_and_fills_gaps(engine: AsyncEngine) -> No
     keys = {g.name: (g.requests, g.images) for g in await data.by_key(engine, flt)}
     assert keys == {"key_a": (3, 5), "key_b": (1, 4)}
     export = await data.export_rows(engine, flt)
-    assert export[0] == (DAY.isoformat(), "key_a", "sandbox-image", 2, 5, 0)
+    assert export[0] == (DAY.isoformat(), "key_a", "sandbox-image", 2, 5, 0, 0)
 
 
 async def test_by_model_and_model_filter(engine: AsyncEngine) -> None:

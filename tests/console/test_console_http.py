@@ -237,12 +237,16 @@ def test_usage_page_chart_filters_and_csv(gw: Gateway) -> None:
     page = admin.get("/console/usage", params={"key": key_id}).text
     assert '<svg class="chart"' in page
     assert re.search(r'id="total-images">6<', page) and re.search(r'id="total-requests">2<', page)
+    # What it cost: six 1K sandbox images at the shipped $0.001 each.
+    assert re.search(r'id="total-spend">\$0\.0060<', page)
     exported = admin.get("/console/usage.csv", params={"key": key_id})
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert [(r["key_name"], r["model"], r["requests"], r["images"]) for r in rows] == [
-        ("usage", "sandbox-image", "2", "6")
-    ]
+    assert [
+        (r["key_name"], r["model"], r["requests"], r["images"], r["spend_micros"]) for r in rows
+    ] == [("usage", "sandbox-image", "2", "6", "6000")]
+    listed = admin.get("/console/requests", params={"key": key_id}).text
+    assert listed.count("$0.0030") == 2  # each request's own cost
     empty = admin.get("/console/usage", params={"key": key_id, "model": "dall-e-3"}).text
     assert re.search(r'id="total-images">0<', empty)
 

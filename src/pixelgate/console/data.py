@@ -2,7 +2,7 @@
 
 The pages never build queries themselves: they call these functions, so the billing merge
 adds its columns (spend per day, per model, per key; balance and credit per key) here and
-nowhere else. Each such place is marked `BILLING:`.
+nowhere else. Costs are the `cost` each usage row carries (what the ledger committed).
 
 The tasks merge adds its reads here too (`TASKS:`): tasks by key with state and progress
 for the Requests page.
@@ -75,7 +75,7 @@ class DayUsage:
     requests: int
     images: int
     errors: int
-    # BILLING: add `spend_micros: int` (sum of committed ledger amounts for the day).
+    spend_micros: int = 0  # the costs committed for the day's requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ class GroupUsage:
     images: int
     errors: int
     avg_latency_ms: int
-    # BILLING: add `spend_micros: int`.
+    spend_micros: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ class RequestRow:
     images: int
     error_code: str | None
     prompt_preview: str | None
-    # BILLING: add `cost_micros: int | None` (the ledger entry committed for the request).
+    cost_micros: int = 0  # committed to the ledger for this request (usage_log.cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +150,7 @@ async def daily(engine: AsyncEngine, flt: UsageFilter) -> list[DayUsage]:
             func.count().label("requests"),
             func.coalesce(func.sum(usage_log.c.images), 0).label("images"),
             _errors().label("errors"),
+            func.coalesce(func.sum(usage_log.c.cost), 0).label("spend"),
         )
         .where(*flt.conditions())
         .group_by(day)
@@ -160,7 +161,7 @@ async def daily(engine: AsyncEngine, flt: UsageFilter) -> list[DayUsage]:
     for d in flt.days():
         row = found.get(d)
         out.append(
-            DayUsage(d, int(row.requests), int(row.images), int(row.errors or 0))
+            DayUsage(d, int(row.requests), int(row.images), int(row.errors or 0), int(row.spend))
             if row
             else DayUsage(d, 0, 0, 0)
         )
@@ -178,6 +179,7 @@ async def _grouped(
             func.coalesce(func.sum(usage_log.c.images), 0).label("images"),
             _errors().label("errors"),
             func.avg(usage_log.c.latency_ms).label("latency"),
+            func.coalesce(func.sum(usage_log.c.cost), 0).label("spend"),
         )
         .where(*flt.conditions())
         .group_by(name)
@@ -187,7 +189,12 @@ async def _grouped(
         rows = (await conn.execute(stmt)).all()
     return [
         GroupUsage(
-            r.name, int(r.requests), int(r.images), int(r.errors or 0), round(r.latency or 0)
+            r.name,
+            int(r.requests),
+            int(r.images),
+            int(r.errors or 0),
+            round(r.latency or 0),
+            int(r.spend),
         )
         for r in rows
     ]
@@ -203,7 +210,7 @@ async def by_key(engine: AsyncEngine, flt: UsageFilter) -> list[GroupUsage]:
 
 
 async def export_rows(engine: AsyncEngine, flt: UsageFilter) -> list[tuple[Any, ...]]:
-    """(day, key id, model, requests, images, errors) per day, key and model, for CSV."""
+    """(day, key id, model, requests, images, errors, spend) per day, key and model, for CSV."""
     day = _day_column(engine).label("day")
     stmt = (
         select(
@@ -213,7 +220,7 @@ async def export_rows(engine: AsyncEngine, flt: UsageFilter) -> list[tuple[Any, 
             func.count(),
             func.coalesce(func.sum(usage_log.c.images), 0),
             _errors(),
-            # BILLING: add the day's spend for this key and model here.
+            func.coalesce(func.sum(usage_log.c.cost), 0),
         )
         .where(*flt.conditions())
         .group_by(day, usage_log.c.key_id, usage_log.c.model)
@@ -222,7 +229,15 @@ async def export_rows(engine: AsyncEngine, flt: UsageFilter) -> list[tuple[Any, 
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
     return [
-        (_as_date(r[0]).isoformat(), r[1] or "", r[2] or "", int(r[3]), int(r[4]), int(r[5] or 0))
+        (
+            _as_date(r[0]).isoformat(),
+            r[1] or "",
+            r[2] or "",
+            int(r[3]),
+            int(r[4]),
+            int(r[5] or 0),
+            int(r[6] or 0),
+        )
         for r in rows
     ]
 
@@ -274,6 +289,7 @@ async def recent_requests(
             images=r.images,
             error_code=r.error_code,
             prompt_preview=r.prompt_preview,
+            cost_micros=int(r.cost or 0),
         )
         for r in rows[:limit]
     ], cursor

@@ -1,5 +1,5 @@
 """Usage: images and requests per day (chart), per model and per key, with filters and a
-CSV export. Spend comes with billing (see data.py, `BILLING:`)."""
+CSV export, spend included (micro-units of the account currency and as an amount)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ async def usage_page(request: Request) -> Response:
             "requests": sum(d.requests for d in days),
             "images": sum(d.images for d in days),
             "errors": sum(d.errors for d in days),
+            "spend": sum(d.spend_micros for d in days),
         },
         models=await data.by_model(engine, flt),
         per_key=await data.by_key(engine, flt) if who.is_admin else [],
@@ -77,10 +78,12 @@ async def usage_csv(request: Request) -> Response:
     names = await data.key_names(engine)
     out = io.StringIO()
     writer = csv.writer(out)
-    # BILLING: add a "spend" column (data.export_rows gains it).
-    writer.writerow(["date", "key_id", "key_name", "model", "requests", "images", "errors"])
-    for day, key_id, model, requests, images, errors in await data.export_rows(engine, flt):
-        writer.writerow([day, key_id, names.get(key_id, ""), model, requests, images, errors])
+    writer.writerow(
+        ["date", "key_id", "key_name", "model", "requests", "images", "errors", "spend_micros"]
+    )
+    for day, key_id, model, requests, images, errors, spend in await data.export_rows(engine, flt):
+        row = [day, key_id, names.get(key_id, ""), model, requests, images, errors, spend]
+        writer.writerow(row)
     filename = f"pixelgate-usage-{flt.start.isoformat()}-{flt.end.isoformat()}.csv"
     return Response(
         out.getvalue(),
