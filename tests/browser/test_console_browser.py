@@ -128,6 +128,8 @@ def test_new_user_journey_from_the_console(
     page.click("nav >> text=Usage")
     assert page.is_visible("svg.chart")
     assert int(page.inner_text("#total-images")) >= 2
+    spend = page.inner_text("#total-spend")  # what it cost, from the ledger
+    assert spend.startswith("$") and float(spend[1:]) > 0
     page.screenshot(path=str(artifacts / "06-usage.png"), full_page=True)
     page.click("nav >> text=Deployments")
     page.wait_for_selector("#deployments-table")
