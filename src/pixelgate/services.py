@@ -38,6 +38,7 @@ class Services:
     pipeline: Pipeline
 
     async def aclose(self) -> None:
+        await self.usage.aclose()
         await self.executor.aclose()
         await self.engine.dispose()
 
@@ -84,7 +85,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         config=config,
         engine=engine,
-        keys=ApiKeyService(engine),
+        keys=ApiKeyService(engine, settings.key_cache_seconds),
         files=files,
         usage=UsageLog(engine),
         executor=executor,

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = 600.0
     log_level: str = "info"
     workers: int = 1
+    # How long a successful API-key lookup is trusted; bounds how late a revocation made
+    # through another process takes effect. 0 = look every key up on every request.
+    key_cache_seconds: float = Field(default=0.25, ge=0)
     # Comma-separated networks added to the YAML's fetch.allow_networks.
     fetch_allow_networks: str = ""
 
