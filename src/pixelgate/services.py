@@ -67,7 +67,10 @@ def build_services(settings: Settings) -> Services:
     engine = create_engine(settings.effective_database_url)
     files = FileService(engine, LocalBlobStore(settings.images_dir), secret_key(settings))
     networks = [*config.fetch.allow_networks, *settings.fetch_allow_networks.split(",")]
-    executor = Executor(FetchPolicy.from_strings(networks, settings.max_upload_bytes))
+    executor = Executor(
+        FetchPolicy.from_strings(networks, settings.max_upload_bytes),
+        client=settings.upstream_client,
+    )
     catalog = load_catalog()
     router = Router(config, catalog.aliases)
     pipeline = Pipeline(

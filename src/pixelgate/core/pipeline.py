@@ -7,7 +7,6 @@ Usage logging wraps the whole call in the endpoint runner, so failures are logge
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 import time
@@ -18,6 +17,7 @@ from typing import TypeVar
 import anyio
 
 from pixelgate.catalog import Catalog, ModelContract
+from pixelgate.core import b64 as b64codec
 from pixelgate.core.context import RequestContext
 from pixelgate.core.executor import Executor, UpstreamStream
 from pixelgate.core.imaging import convert, inspect_image
@@ -292,7 +292,7 @@ class Pipeline:
             exp = int(stored.expires_at.timestamp())
             url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
             return OutputImage(url=url, revised_prompt=image.revised_prompt)
-        b64 = base64.b64encode(data).decode("ascii")
+        b64 = b64codec.encode(data)
         return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt)
 
     async def _materialise(self, image: GeneratedImage) -> GeneratedImage:
@@ -301,7 +301,7 @@ class Pipeline:
             return image
         if image.b64 is not None:
             try:
-                data = base64.b64decode(image.b64, validate=False)
+                data = b64codec.decode(image.b64)
             except ValueError:
                 raise UpstreamBadResponse("The upstream sent invalid base64.") from None
             return dataclasses.replace(image, data=data)
