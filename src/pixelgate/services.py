@@ -16,12 +16,12 @@ from pixelgate.core.router import Router
 from pixelgate.core.safe_fetch import FetchPolicy
 from pixelgate.providers import ProviderSpec, load_providers
 from pixelgate.settings import GatewayConfig, Settings, load_config
-from pixelgate.storage.blobs import LocalBlobStore
+from pixelgate.storage.blobs import BlobStore, LocalBlobStore
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.files import FileService
 from pixelgate.storage.usage import UsageLog
 
-__all__ = ["Services", "build_services", "load_gateway_config", "secret_key"]
+__all__ = ["Services", "blob_store", "build_services", "load_gateway_config", "secret_key"]
 
 
 @dataclass
@@ -62,10 +62,18 @@ def load_gateway_config(settings: Settings) -> tuple[GatewayConfig, dict[str, Pr
     return load_config(settings.config, frozenset(providers)), providers
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    if settings.blob_store == "s3":
+        from pixelgate.storage.s3 import S3BlobStore, S3Settings
+
+        return S3BlobStore(S3Settings())
+    return LocalBlobStore(settings.images_dir)
+
+
 def build_services(settings: Settings) -> Services:
     config, providers = load_gateway_config(settings)
     engine = create_engine(settings.effective_database_url)
-    files = FileService(engine, LocalBlobStore(settings.images_dir), secret_key(settings))
+    files = FileService(engine, blob_store(settings), secret_key(settings))
     networks = [*config.fetch.allow_networks, *settings.fetch_allow_networks.split(",")]
     executor = Executor(
         FetchPolicy.from_strings(networks, settings.max_upload_bytes),

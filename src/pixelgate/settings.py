@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # How long a successful API-key lookup is trusted; bounds how late a revocation made
     # through another process takes effect. 0 = look every key up on every request.
     key_cache_seconds: float = Field(default=0.25, ge=0)
+    # Where image bytes go: "local" (data_dir/images) or "s3" (PIXELGATE_S3_*, storage/s3.py).
+    blob_store: Literal["local", "s3"] = "local"
     # The HTTP client for upstream calls (see core/upstream_client.py; chosen by bench/).
     upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
     # Comma-separated networks added to the YAML's fetch.allow_networks.

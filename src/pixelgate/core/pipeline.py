@@ -289,8 +289,7 @@ class Pipeline:
         if req.response_format is ResponseFormat.URL:
             ttl = self.deps.url_ttl_seconds
             stored = await self.deps.files.store(data, fmt, ctx.key_id, ttl)
-            exp = int(stored.expires_at.timestamp())
-            url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
+            url = await self.deps.files.link(stored, ctx.base_url)
             return OutputImage(url=url, revised_prompt=image.revised_prompt)
         b64 = b64codec.encode(data)
         return OutputImage(b64_json=b64, revised_prompt=image.revised_prompt)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pixelgate.core.models import ImageFormat
-from pixelgate.storage.blobs import BlobStore
+from pixelgate.storage.blobs import BlobStore, Presigner
 from pixelgate.storage.tables import files
 
 __all__ = ["FileService", "StoredFile"]
@@ -43,6 +43,14 @@ class FileService:
 
     def signed_path(self, file_id: str, exp: int) -> str:
         return f"/v1/files/{file_id}?exp={exp}&sig={self.sign(file_id, exp)}"
+
+    async def link(self, stored: StoredFile, base_url: str) -> str:
+        """The URL a client gets: the store's presigned URL when it is configured to give
+        them (S3 with PIXELGATE_S3_LINKS=presigned), else the gateway's signed link."""
+        if isinstance(self.blobs, Presigner) and self.blobs.presigned_links:
+            return await self.blobs.presign(stored.blob_key, stored.expires_at - datetime.now(UTC))
+        exp = int(stored.expires_at.timestamp())
+        return base_url + self.signed_path(stored.id, exp)
 
     async def store(
         self, data: bytes, fmt: ImageFormat, key_id: str | None, ttl_seconds: int
