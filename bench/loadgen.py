@@ -8,7 +8,8 @@ keep-alive connection pool (aiohttp, whose C parser keeps the client's own cost 
 concurrency (the held-open scenario), and waits for every one.
 
 It prints one JSON object on stdout: ok, failed, seconds, rps, p50_ms, p90_ms, p99_ms,
-max_ms, bytes and the first few error kinds.
+max_ms, bytes, the first few error kinds, completed (answers including the warm-up's) and
+cpu_s (this process's CPU time).
 
     python -m bench.loadgen --url http://127.0.0.1:8080/v1/images/generations \\
         --header 'Authorization: Bearer pg-...' --body '{"model": "gpt-image-1", "prompt": "x"}' \\
@@ -72,6 +73,8 @@ class Loader:
     expect: bytes
     timeout: float
     recording: bool = False
+    # Every answer, warm-up included: the denominator for CPU per request.
+    completed: int = 0
     ok: int = 0
     failed: int = 0
     nbytes: int = 0
@@ -90,11 +93,13 @@ class Loader:
                 data = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
+            self.completed += 1
             if self.recording:
                 self.failed += 1
                 self.errors[type(exc).__name__] += 1
             return
         elapsed = (time.perf_counter() - start) * 1000
+        self.completed += 1
         if not self.recording:
             return
         # Cheap success check: the field sits near the start of an OpenAI images answer.
@@ -176,7 +181,7 @@ async def _amain(args: argparse.Namespace) -> dict[str, Any]:
         result = await run_count(loader, args.concurrency, args.requests)
     else:
         result = await run_for(loader, args.concurrency, args.warmup, args.duration)
-    return result.summary()
+    return {**result.summary(), "completed": loader.completed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         pass
     summary = asyncio.run(_amain(args))
+    summary["cpu_s"] = round(time.process_time(), 3)
     sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return 0
 

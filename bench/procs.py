@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Proc", "RssSampler", "free_port", "start", "tree_rss_kb"]
+__all__ = ["Proc", "RssSampler", "free_port", "start", "system_ticks", "tree_cpu_s", "tree_rss_kb"]
+
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -111,13 +113,43 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
+def _tree(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack += _children(current)
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its live descendants."""
+    ticks = 0
+    for current in _tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / _TICK
+
+
+def system_ticks() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+
+
 @dataclass
 class RssSampler:
-    """Samples tree_rss_kb(pid) every `interval` seconds in a thread; keeps the peak."""
+    """Samples tree_rss_kb(pid) every `interval` seconds in a thread; keeps the peak and
+    every (monotonic time, kB) sample."""
 
     pid: int
     interval: float = 0.1
     peak_kb: int = 0
+    samples: list[tuple[float, int]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -133,5 +165,10 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, tree_rss_kb(self.pid))
+            kb = tree_rss_kb(self.pid)
+            self.samples.append((time.monotonic(), kb))
+            self.peak_kb = max(self.peak_kb, kb)
             self._stop.wait(self.interval)
+
+    def peak_before(self, moment: float) -> int:
+        return max((kb for at, kb in self.samples if at < moment), default=0)

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from bench.machine import load_average, machine
-from bench.procs import RssSampler, tree_rss_kb
+from bench.procs import RssSampler, system_ticks, tree_cpu_s, tree_rss_kb
 from bench.report import Report
 from bench.stack import FAST_MODEL, SLOW_MODEL, Service, start_fake, start_gateway, start_litellm
 
@@ -49,15 +49,29 @@ def raise_nofile(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def load(service: Service, body: dict[str, Any], expect: str, **opts: float) -> dict[str, Any]:
-    """Run the load generator in its own process and return its summary."""
+def load(
+    service: Service, body: dict[str, Any], expect: str, watch: dict[str, Service], **opts: float
+) -> dict[str, Any]:
+    """Run the load generator in its own process and return its summary, with the CPU
+    each watched process tree (and the load generator) spent per answer, and how many
+    cores everything else on the machine used meanwhile."""
     argv = [sys.executable, "-m", "bench.loadgen", "--url", service.generations]
     argv += ["--header", f"Authorization: Bearer {service.key}"]
     argv += ["--body", orjson.dumps(body).decode(), "--expect", expect]
     for name, value in opts.items():
         argv += [f"--{name}", str(value)]
+    before = {name: tree_cpu_s(s.proc.pid) for name, s in watch.items()}
+    busy0, _ = system_ticks()
+    began = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=900)
+    wall = time.monotonic() - began
+    busy1, _ = system_ticks()
     result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    answers = max(1, int(result["completed"]))
+    cpu = {name: tree_cpu_s(s.proc.pid) - before[name] for name, s in watch.items()}
+    cpu["client"] = float(result["cpu_s"])
+    result["cpu_ms"] = {name: round(1000 * sec / answers, 2) for name, sec in cpu.items()}
+    result["other_cores"] = round(max(0.0, busy1 - busy0 - sum(cpu.values())) / wall, 2)
     return result
 
 
@@ -87,47 +101,87 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> None:
             stack.append(litellm)
         report.notes.append(f"Load average before the runs: {load_average()}.")
         runs = report.runs
-        runs["direct c=1"] = load(fast, b64, "b64_json", **single)
-        runs["pixelgate c=1"] = load(gw, b64, "b64_json", **single)
-        runs["direct"] = load(fast, b64, "b64_json", **closed)
-        runs["pixelgate"] = load(gw, b64, "b64_json", **closed)
-        runs["pixelgate url"] = load(gw, url, "url", **closed)
-        runs["pixelgate httpx"] = load(gw_httpx, b64, "b64_json", **closed)
+        up = {"upstream": fast}
+        runs["direct c=1"] = load(fast, b64, "b64_json", up, **single)
+        runs["pixelgate c=1"] = load(gw, b64, "b64_json", {"gateway": gw, **up}, **single)
+        runs["direct"] = load(fast, b64, "b64_json", up, **closed)
+        runs["pixelgate"] = load(gw, b64, "b64_json", {"gateway": gw, **up}, **closed)
+        runs["pixelgate url"] = load(gw, url, "url", {"gateway": gw, **up}, **closed)
+        runs["pixelgate httpx"] = load(
+            gw_httpx, b64, "b64_json", {"gateway": gw_httpx, **up}, **closed
+        )
         if litellm is not None:
-            runs["litellm"] = load(litellm, b64, "b64_json", **closed)
-        runs["direct (again)"] = load(fast, b64, "b64_json", **closed)
+            runs["litellm"] = load(litellm, b64, "b64_json", {"gateway": litellm, **up}, **closed)
+        runs["direct (again)"] = load(fast, b64, "b64_json", up, **closed)
         report.notes.append(f"Load average after the closed-loop runs: {load_average()}.")
         for service in stack[1:]:
             service.proc.stop()
-        held(args, report, work, fast)
+        held(args, report, work, fast, args.held_b64_bytes)
+        if args.held_small_b64_bytes:
+            held(args, report, work, fast, args.held_small_b64_bytes)
     finally:
         for service in reversed(stack):
             service.proc.stop()
     summarise(report, args)
 
 
-def held(args: argparse.Namespace, report: Report, work: Path, fast: Service) -> None:
-    """(c): a fresh gateway, every request sent at once, the slow fake holding each."""
-    slow = start_fake("fake-slow", work, delay=args.held_delay, b64_bytes=args.held_b64_bytes)
-    gw = start_gateway("pixelgate-held", work, fast, slow, workers=str(args.workers))
+def held(args: argparse.Namespace, report: Report, work: Path, fast: Service, size: int) -> None:
+    """(c): a fresh gateway, every request sent at once, the slow fake holding each and
+    then answering with a `size`-byte base64 image."""
+    slow = start_fake(f"fake-slow-{size}", work, delay=args.held_delay, b64_bytes=size)
+    gw = start_gateway(f"pixelgate-held-{size}", work, fast, slow, workers=str(args.workers))
     try:
         idle_kb = tree_rss_kb(gw.proc.pid)
         body = {"model": SLOW_MODEL, "prompt": PROMPT, "size": "1024x1024"}
+        began = time.monotonic()
         with RssSampler(gw.proc.pid) as sampler:
             result = load(
                 gw,
                 body,
                 "b64_json",
+                {"gateway": gw, "upstream": slow},
                 requests=args.held,
                 concurrency=args.held,
                 timeout=args.held_delay + 120,
             )
         result["idle_rss_mb"] = round(idle_kb / 1024, 1)
         result["peak_rss_mb"] = round(sampler.peak_kb / 1024, 1)
-        report.runs[f"pixelgate held {args.held}"] = result
+        # While every request is held and no answer has come back yet.
+        holding = sampler.peak_before(began + args.held_delay - 1)
+        result["holding_rss_mb"] = round(holding / 1024, 1)
+        report.runs[_held_name(args.held, size)] = result
     finally:
         gw.proc.stop()
         slow.proc.stop()
+
+
+def _held_name(count: int, size: int) -> str:
+    return f"pixelgate held {count}, {_size(size)} answers"
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:g} MB" if size >= 1_000_000 else f"{size / 1e3:g} KB"
+
+
+def _cpu_rows(report: Report, direct: dict[str, Any], gw: dict[str, Any], cores: int) -> None:
+    """What each answer cost in CPU, and the throughput ratio those costs allow on
+    `cores` cores with nothing else running (the load generator is one process, so it
+    never gets more than one core)."""
+    d, g = direct["cpu_ms"], gw["cpu_ms"]
+    d_total = d["client"] + d["upstream"]
+    g_total = g["client"] + g["gateway"] + g["upstream"]
+    report.add(
+        "(a) CPU per answer: direct / through pixelgate",
+        f"{d_total:.2f} ms (client {d['client']}, upstream {d['upstream']}) / "
+        f"{g_total:.2f} ms (client {g['client']}, gateway {g['gateway']}, "
+        f"upstream {g['upstream']})",
+    )
+    direct_max = min(1000 / d["client"], cores * 1000 / d_total)
+    gw_max = min(1000 / g["client"], cores * 1000 / g_total)
+    report.add(
+        f"(a) throughput ratio those CPU costs allow on {cores} otherwise idle cores",
+        f"{_ratio(gw_max, direct_max)}x",
+    )
 
 
 def summarise(report: Report, args: argparse.Namespace) -> None:
@@ -156,6 +210,7 @@ def summarise(report: Report, args: argparse.Namespace) -> None:
         f"(a) b64_json c={c}: p99 pixelgate / direct",
         f"{_ratio(gw['p99_ms'], d_p99)}x ({gw['p99_ms']} vs {d_p99:.1f} ms)",
     )
+    _cpu_rows(report, runs["direct"], gw, os.cpu_count() or 1)
     one, gw_one = runs["direct c=1"], runs["pixelgate c=1"]
     report.add(
         "(a) unloaded (c=1): added p50",
@@ -171,20 +226,25 @@ def summarise(report: Report, args: argparse.Namespace) -> None:
         f"(b) url c={c}: p50 / p99",
         f"{url['p50_ms']} / {url['p99_ms']} ms (direct {d_p50:.1f} / {d_p99:.1f} ms)",
     )
-    held_run = runs[f"pixelgate held {args.held}"]
-    success = round(100 * held_run["ok"] / args.held, 2)
-    report.add(
-        f"(c) {args.held} held {args.held_delay:g} s: success",
-        f"{success} % ({held_run['ok']}/{args.held})",
-        "100 %",
-        held_run["ok"] == args.held,
-    )
-    report.add(
-        f"(c) {args.held} held: gateway peak RSS (all processes)",
-        f"{held_run['peak_rss_mb']} MB (idle {held_run['idle_rss_mb']} MB)",
-        "≤ 500 MB",
-        held_run["peak_rss_mb"] <= 500,
-    )
+    sizes = [args.held_b64_bytes]
+    if args.held_small_b64_bytes:
+        sizes.append(args.held_small_b64_bytes)
+    for size in sizes:
+        held_run = runs[_held_name(args.held, size)]
+        success = round(100 * held_run["ok"] / args.held, 2)
+        report.add(
+            f"(c) {args.held} held {args.held_delay:g} s, {_size(size)} answers: success",
+            f"{success} % ({held_run['ok']}/{args.held})",
+            "100 %",
+            held_run["ok"] == args.held,
+        )
+        report.add(
+            f"(c) {args.held} held, {_size(size)} answers: gateway peak RSS",
+            f"{held_run['peak_rss_mb']} MB (idle {held_run['idle_rss_mb']} MB, "
+            f"{held_run['holding_rss_mb']} MB while all were held)",
+            "≤ 500 MB",
+            held_run["peak_rss_mb"] <= 500,
+        )
     if "litellm" in runs:
         lite = runs["litellm"]
         rps_ratio = _ratio(gw["rps"], lite["rps"])
@@ -214,7 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--held", type=int, default=2000)
     parser.add_argument("--held-delay", type=float, default=20.0)
-    parser.add_argument("--held-b64-bytes", type=int, default=0, help="0: the 1.5 MB image")
+    parser.add_argument("--held-b64-bytes", type=int, default=1_500_000)
+    parser.add_argument(
+        "--held-small-b64-bytes",
+        type=int,
+        default=16_000,
+        help="a second held run with small answers: the cost of holding alone (0: skip)",
+    )
     parser.add_argument("--litellm", default="", help="path of LiteLLM's `litellm` command")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
