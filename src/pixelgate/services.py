@@ -39,6 +39,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.usage.aclose()
+        await self.files.aclose()
         await self.executor.aclose()
         await self.engine.dispose()
 

@@ -1,18 +1,21 @@
-"""The API-key cache's revocation bound and the usage log's group commit, on SQLite and
-PostgreSQL."""
+"""The API-key cache's revocation bound and group commit (usage log, failures), on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from pixelgate.auth.api_keys import ApiKeyService
 from pixelgate.core.context import RequestContext
 from pixelgate.storage.db import create_engine
+from pixelgate.storage.group_commit import GroupCommit
 from pixelgate.storage.migrate import upgrade
-from pixelgate.storage.tables import usage_log
+from pixelgate.storage.tables import api_keys, usage_log
 from pixelgate.storage.usage import UsageLog
 
 
@@ -72,5 +75,37 @@ async def test_concurrent_rows_are_all_committed_before_record_returns(migrated:
         async with engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(usage_log))).scalar_one()
         assert total == 60
+    finally:
+        await engine.dispose()
+
+
+async def test_group_commit_fails_only_the_bad_row(migrated: str) -> None:
+    engine = create_engine(migrated)
+    try:
+        writer = GroupCommit(engine, api_keys)
+        now = datetime.now(UTC)
+
+        def row(key_id: str, digest: str) -> dict[str, object]:
+            return {
+                "id": key_id,
+                "name": key_id,
+                "key_hash": digest,
+                "prefix": "pg-x",
+                "created_at": now,
+                "revoked_at": None,
+            }
+
+        results = await asyncio.gather(
+            writer.insert(row("key_a", "a" * 64)),
+            writer.insert(row("key_b", "b" * 64)),
+            writer.insert(row("key_c", "a" * 64)),  # duplicate hash: refused
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[1] is None
+        assert isinstance(results[2], IntegrityError)
+        async with engine.connect() as conn:
+            ids = (await conn.execute(select(api_keys.c.id).order_by(api_keys.c.id))).all()
+        assert [r.id for r in ids] == ["key_a", "key_b"]
+        await writer.aclose()
     finally:
         await engine.dispose()
