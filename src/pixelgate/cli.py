@@ -72,8 +72,9 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from pixelgate.app import create_app
-    from pixelgate.services import secret_key
+    from pixelgate.services import blob_store, secret_key
 
+    blob_store(settings)  # a bad PIXELGATE_BLOB_STORE/S3 setting stops the start here
     if settings.auto_migrate:
         upgrade(settings.effective_database_url)
     asyncio.run(_first_key(settings))

@@ -14,7 +14,7 @@ import pytest
 
 from pixelgate.storage.s3 import S3BlobStore, S3Settings
 from tests.support.db import file_count
-from tests.support.gateway import Gateway, start_gateway
+from tests.support.gateway import Gateway, gateway_env, run_cli, start_gateway
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY, S3Server, start_s3
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -139,3 +139,10 @@ def test_expired_files_are_purged_from_the_bucket(s3: S3Server, tmp_path: Path) 
         assert httpx.get(url).status_code == 403
     finally:
         gw.stop()
+
+
+def test_s3_without_a_bucket_stops_the_start(tmp_path: Path) -> None:
+    env = gateway_env(tmp_path / "data", None, PIXELGATE_BLOB_STORE="s3")
+    done = run_cli(env, "serve", check=False)
+    assert done.returncode == 2
+    assert "PIXELGATE_S3_BUCKET is required" in done.stderr

@@ -28,6 +28,8 @@ from obstore.store import S3Store
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pixelgate.settings import ConfigError
+
 __all__ = ["MAX_PRESIGN", "S3BlobStore", "S3Settings"]
 
 # SigV4 presigned URLs live at most 7 days.
@@ -58,7 +60,7 @@ class S3BlobStore:
 
     def __init__(self, settings: S3Settings) -> None:
         if not settings.bucket:
-            raise ValueError("PIXELGATE_S3_BUCKET is required when PIXELGATE_BLOB_STORE=s3")
+            raise ConfigError("PIXELGATE_S3_BUCKET is required when PIXELGATE_BLOB_STORE=s3")
         config: dict[str, Any] = {
             "region": settings.region,
             "virtual_hosted_style_request": settings.virtual_hosted,
