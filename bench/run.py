@@ -95,6 +95,8 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> None:
             "pixelgate-httpx", work, fast, None, workers=workers, upstream_client="httpx"
         )
         stack.append(gw_httpx)
+        gw_one = start_gateway("pixelgate-1-worker", work, fast, None, workers="1")
+        stack.append(gw_one)
         litellm = None
         if args.litellm:
             litellm = start_litellm(Path(args.litellm), work, fast, args.workers)
@@ -109,6 +111,9 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> None:
         runs["pixelgate url"] = load(gw, url, "url", {"gateway": gw, **up}, **closed)
         runs["pixelgate httpx"] = load(
             gw_httpx, b64, "b64_json", {"gateway": gw_httpx, **up}, **closed
+        )
+        runs["pixelgate 1 worker"] = load(
+            gw_one, b64, "b64_json", {"gateway": gw_one, **up}, **closed
         )
         if litellm is not None:
             runs["litellm"] = load(litellm, b64, "b64_json", {"gateway": litellm, **up}, **closed)
@@ -258,6 +263,12 @@ def summarise(report: Report, args: argparse.Namespace) -> None:
             "(d) p99 pixelgate / LiteLLM",
             f"{_ratio(gw['p99_ms'], lite['p99_ms'])}x ({gw['p99_ms']} vs {lite['p99_ms']} ms)",
         )
+    single_worker = runs["pixelgate 1 worker"]
+    report.add(
+        f"(a) the same with 1 worker instead of {args.workers}: pixelgate / direct",
+        f"{_ratio(single_worker['rps'], d_rps)}x ({single_worker['rps']} req/s, "
+        f"gateway CPU {single_worker['cpu_ms']['gateway']} ms/answer)",
+    )
     hx = runs["pixelgate httpx"]
     report.add(
         "upstream client: aiohttp / httpx throughput",
