@@ -135,10 +135,12 @@ def tree_cpu_s(pid: int) -> float:
 
 
 def system_ticks() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    """(busy, interrupt) CPU seconds of the whole machine since boot, from /proc/stat:
+    busy is user + nice + system + irq + softirq (not idle, iowait or a hypervisor's
+    steal); interrupt is irq + softirq, which is charged to no process."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+    user, nice, system, _idle, _iowait, irq, softirq = values[:7]
+    return (user + nice + system + irq + softirq) / _TICK, (irq + softirq) / _TICK
 
 
 @dataclass

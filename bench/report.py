@@ -46,8 +46,9 @@ class Report:
     def runs_table(self) -> str:
         out = [
             "| run | ok | failed | seconds | req/s | p50 ms | p90 ms | p99 ms | max ms "
-            "| CPU ms/answer: client, gateway, upstream | other load (cores) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| CPU ms/answer: client, gateway, upstream | interrupts (cores) "
+            "| other programs (cores) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, r in self.runs.items():
             cells = [name, r["ok"], r["failed"], r["seconds"], r["rps"]]
@@ -55,6 +56,7 @@ class Report:
             cpu = r.get("cpu_ms", {})
             parts = [cpu.get(k) for k in ("client", "gateway", "upstream")]
             cells.append(", ".join("—" if v is None else str(v) for v in parts))
+            cells.append(r.get("irq_cores", "—"))
             cells.append(r.get("other_cores", "—"))
             out.append("| " + " | ".join(str(c) for c in cells) + " |")
         return "\n".join(out)

@@ -53,25 +53,27 @@ def load(
     service: Service, body: dict[str, Any], expect: str, watch: dict[str, Service], **opts: float
 ) -> dict[str, Any]:
     """Run the load generator in its own process and return its summary, with the CPU
-    each watched process tree (and the load generator) spent per answer, and how many
-    cores everything else on the machine used meanwhile."""
+    each watched process tree (and the load generator) spent per answer, the cores spent
+    in interrupts (loopback TCP, charged to no process) and by everything else."""
     argv = [sys.executable, "-m", "bench.loadgen", "--url", service.generations]
     argv += ["--header", f"Authorization: Bearer {service.key}"]
     argv += ["--body", orjson.dumps(body).decode(), "--expect", expect]
     for name, value in opts.items():
         argv += [f"--{name}", str(value)]
     before = {name: tree_cpu_s(s.proc.pid) for name, s in watch.items()}
-    busy0, _ = system_ticks()
+    busy0, irq0 = system_ticks()
     began = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=900)
     wall = time.monotonic() - began
-    busy1, _ = system_ticks()
+    busy1, irq1 = system_ticks()
     result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
     answers = max(1, int(result["completed"]))
     cpu = {name: tree_cpu_s(s.proc.pid) - before[name] for name, s in watch.items()}
     cpu["client"] = float(result["cpu_s"])
     result["cpu_ms"] = {name: round(1000 * sec / answers, 2) for name, sec in cpu.items()}
-    result["other_cores"] = round(max(0.0, busy1 - busy0 - sum(cpu.values())) / wall, 2)
+    irq = irq1 - irq0
+    result["irq_cores"] = round(irq / wall, 2)
+    result["other_cores"] = round(max(0.0, busy1 - busy0 - irq - sum(cpu.values())) / wall, 2)
     return result
 
 
