@@ -30,8 +30,8 @@ run: install
 	exec $(BIN)/pixelgate serve
 
 lint: install-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -48,5 +48,18 @@ unit: install-dev browser
 
 test: install-dev lint typecheck unit
 
+# LiteLLM, for comparison only: its own virtualenv, never the project's dependencies.
+LITELLM_VENV := bench/.venv-litellm
+
+$(LITELLM_VENV)/.installed: bench/requirements-litellm.txt
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install --quiet -r bench/requirements-litellm.txt
+	touch $@
+
+# Not part of `make test` (CI does not run it): several minutes, and it wants the machine.
+bench: install-dev $(LITELLM_VENV)/.installed
+	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; \
+	$(BIN)/python -m bench.run --litellm $(LITELLM_VENV)/bin/litellm
+
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LITELLM_VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -76,12 +77,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(openai_images.render_error(err), status_code=404)
 
 
+def _tune_gc() -> None:
+    """Keep the cyclic garbage collector off the hot path. Everything alive at start-up
+    (modules, settings, catalog, SQLAlchemy metadata) lives as long as the process, so it
+    is moved out of the collector's sight (gc.freeze); and a young-generation collection
+    runs every 10,000 allocations instead of 700. bench/ measured the collector at ~11 % of
+    a worker's CPU under image load before this (perf, gc_collect_main)."""
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(10_000, second, third)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     services = build_services(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _tune_gc()
         purge = asyncio.create_task(_purge_loop(services))
         worker = asyncio.create_task(services.worker().run()) if settings.run_worker else None
         sweep = asyncio.create_task(

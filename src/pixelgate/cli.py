@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -42,32 +44,60 @@ async def _first_key(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
+    """Start-up work that must happen once (migrations, the first key, the signing secret)
+    runs here, before any worker exists; then uvicorn serves, in this process or in
+    PIXELGATE_WORKERS worker processes sharing the socket."""
     # Before the app (and prometheus_client) is imported: workers share a metrics directory.
     prepare_multiprocess(settings.workers, settings.data_dir)
     import uvicorn
 
     from pixelgate.app import create_app
+    from pixelgate.services import blob_store, secret_key
 
+    blob_store(settings)  # a bad PIXELGATE_BLOB_STORE/S3 setting stops the start here
     if settings.auto_migrate:
         upgrade(settings.effective_database_url)
     asyncio.run(_first_key(settings))
-    app = create_app(settings)
+    # Generated here, once: workers racing to create it would sign with different secrets.
+    secret_key(settings)
+    workers = max(1, settings.workers)
     print(
         f"pixelgate listening on http://{settings.host}:{settings.port} "
-        f"(data in {settings.data_dir.resolve()})",
+        f"(data in {settings.data_dir.resolve()}, {workers} worker(s))",
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        log_config=None,  # uvicorn's records go to the root handler (JSON by default)
-        loop="auto",
-        http="auto",
-    )
+    loop = "uvloop" if _importable("uvloop") else "auto"
+    http = "httptools" if _importable("httptools") else "auto"
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            loop=loop,  # uvloop and httptools (uvicorn[standard]); "auto" falls back quietly
+            http=http,
+            backlog=4096,
+            log_config=None,  # uvicorn's records go to the root handler (JSON by default)
+        )
+        return 0
+    # N workers: replace this process with uvicorn's supervisor, which spawns workers that
+    # each build the app from the same PIXELGATE_* environment. Exec rather than
+    # uvicorn.run(): the supervisor then holds none of the ~60 MB this process imported for
+    # migrations. Workers get 30 s (not 5) to start and to answer health pings, so a busy
+    # machine does not make the supervisor kill and respawn healthy workers.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "uvicorn", "pixelgate.app:create_app", "--factory"]
+    argv += ["--workers", str(workers), "--host", settings.host, "--port", str(settings.port)]
+    argv += ["--log-level", settings.log_level, "--no-access-log", "--loop", loop]
+    argv += ["--http", http, "--backlog", "4096", "--timeout-worker-healthcheck", "30"]
+    os.execv(sys.executable, argv)
     return 0
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 async def _run_worker(settings: Settings) -> None:

@@ -21,7 +21,7 @@ from pixelgate.core.safe_fetch import FetchPolicy
 from pixelgate.observability.signals import Signals
 from pixelgate.providers import ProviderSpec, load_providers
 from pixelgate.settings import GatewayConfig, Settings, load_config
-from pixelgate.storage.blobs import LocalBlobStore
+from pixelgate.storage.blobs import BlobStore, LocalBlobStore
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.files import FileService
 from pixelgate.storage.idempotency import IdempotencyStore
@@ -31,7 +31,7 @@ from pixelgate.tasks.service import TaskService
 from pixelgate.tasks.store import TaskStore
 from pixelgate.tasks.worker import Worker
 
-__all__ = ["Services", "build_services", "load_gateway_config", "secret_key"]
+__all__ = ["Services", "blob_store", "build_services", "load_gateway_config", "secret_key"]
 
 
 @dataclass
@@ -59,6 +59,8 @@ class Services:
 
     async def aclose(self) -> None:
         await self.tasks.aclose()
+        await self.usage.aclose()
+        await self.files.aclose()
         await self.executor.aclose()
         await self.engine.dispose()
         self.signals.close()
@@ -83,14 +85,22 @@ def load_gateway_config(settings: Settings) -> tuple[GatewayConfig, dict[str, Pr
     return load_config(settings.config, frozenset(providers)), providers
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    if settings.blob_store == "s3":
+        from pixelgate.storage.s3 import S3BlobStore, S3Settings
+
+        return S3BlobStore(S3Settings())
+    return LocalBlobStore(settings.images_dir)
+
+
 def build_services(settings: Settings) -> Services:
     config, providers = load_gateway_config(settings)
     engine = create_engine(settings.effective_database_url)
-    blobs = LocalBlobStore(settings.images_dir)
+    blobs = blob_store(settings)
     files = FileService(engine, blobs, secret_key(settings))
     networks = [*config.fetch.allow_networks, *settings.fetch_allow_networks.split(",")]
     policy = FetchPolicy.from_strings(networks, settings.max_upload_bytes)
-    executor = Executor(policy)
+    executor = Executor(policy, client=settings.upstream_client)
     catalog = load_catalog()
     router = Router(config, catalog.aliases)
     prices = build_price_book(config.prices, config.groups)
@@ -112,7 +122,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         config=config,
         engine=engine,
-        keys=ApiKeyService(engine),
+        keys=ApiKeyService(engine, settings.key_cache_seconds),
         files=files,
         usage=UsageLog(engine),
         idempotency=IdempotencyStore(engine),

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # json: one JSON object per line (with the request id); text: for a terminal.
     log_format: Literal["json", "text"] = "json"
     workers: int = 1
+    # How long a successful API-key lookup is trusted; bounds how late a revocation made
+    # through another process takes effect. 0 = look every key up on every request.
+    key_cache_seconds: float = Field(default=0.0, ge=0)
+    # Where image bytes go: "local" (data_dir/images) or "s3" (PIXELGATE_S3_*, storage/s3.py).
+    blob_store: Literal["local", "s3"] = "local"
+    # The HTTP client for upstream calls (see core/upstream_client.py; chosen by bench/).
+    upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
     # Comma-separated networks added to the YAML's fetch.allow_networks.
     fetch_allow_networks: str = ""
     # Run the task worker inside `pixelgate serve` (false: only `pixelgate worker` runs it).

@@ -4,12 +4,22 @@ Keys are 256-bit random tokens, so a plain SHA-256 is a safe one-way hash; looku
 hash through a unique index, so no comparison of secrets happens in Python. Each key carries
 its limits (`auth.limits.KeyLimits`); a key and its opening credit are created in one
 transaction, so a key never exists without the balance it was created with.
+
+A successful lookup may be remembered for `cache_ttl` seconds (PIXELGATE_KEY_CACHE_SECONDS,
+0 — off — by default), so a burst of requests on one key costs one query per
+key and window instead of one each. That is the bound on revocation: a key revoked through
+this process is refused at once (the entry is dropped), one revoked through another
+process or the CLI is refused at most `cache_ttl` seconds later (and limit changes take
+as long to show). Off by default, so a revocation anywhere is refused at once. Unknown and
+revoked keys
+are never cached, so a new key works at once and guessing fills nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +36,8 @@ from pixelgate.storage.tables import api_keys
 __all__ = ["ApiKeyService", "CreatedKey", "KeyInfo", "Principal", "extract_key"]
 
 KEY_PREFIX = "pg-"
+# Enough for every active key of a large deployment; the oldest entry goes first.
+CACHE_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +84,11 @@ def extract_key(headers: Mapping[str, str], query: Mapping[str, str] | None = No
 
 
 class ApiKeyService:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cache_ttl: float = 0.0) -> None:
         self.engine = engine
+        self.cache_ttl = cache_ttl
+        # key hash -> (principal, monotonic time it stops being trusted)
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     async def create(
         self, name: str, limits: KeyLimits | None = None, credit: int = 0
@@ -105,17 +120,29 @@ class ApiKeyService:
         return CreatedKey(info, secret)
 
     async def authenticate(self, secret: str) -> Principal | None:
-        """The caller behind a secret, with its limits; None if unknown or revoked. Expiry
-        and the enabled flag are judged by `auth.access`, which answers with the right error."""
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None:
+            if cached[1] > now:
+                return cached[0]
+            del self._cache[digest]
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(api_keys).where(
-                        api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None)
+                        api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
                     )
                 )
             ).first()
-        return Principal(row.id, row.name, KeyLimits.from_row(row)) if row else None
+        if row is None:
+            return None
+        principal = Principal(row.id, row.name, KeyLimits.from_row(row))
+        if self.cache_ttl > 0:
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                del self._cache[next(iter(self._cache))]
+            self._cache[digest] = (principal, now + self.cache_ttl)
+        return principal
 
     @staticmethod
     def _info(r: Row[Any]) -> KeyInfo:
@@ -164,7 +191,14 @@ class ApiKeyService:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
+        self.forget(key_id)
         return bool(result.rowcount)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from this process's cache (after a revocation)."""
+        for digest, (principal, _) in list(self._cache.items()):
+            if principal.key_id == key_id:
+                del self._cache[digest]
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:

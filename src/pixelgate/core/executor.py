@@ -1,5 +1,6 @@
-"""The executor: the only place that talks to the network. One pooled httpx client per
-process; transport failures become retryable gateway errors."""
+"""The executor: the only place that talks to the network. One pooled client per process
+(aiohttp or httpx for plain calls, see upstream_client; httpx for streams and fetches);
+transport failures become retryable gateway errors."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import httpx
 
 from pixelgate.core.safe_fetch import FetchPolicy, fetch_public
 from pixelgate.core.streaming import SseEvent, parse_sse
+from pixelgate.core.upstream_client import AiohttpClient, ClientName, HttpxClient, UpstreamClient
 from pixelgate.errors import (
     InvalidParameter,
     PayloadTooLarge,
     UpstreamBadResponse,
-    UpstreamConnectError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -27,7 +28,12 @@ _FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 class Executor:
-    def __init__(self, policy: FetchPolicy | None = None, max_connections: int = 1000) -> None:
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        max_connections: int = 4096,
+        client: ClientName = "aiohttp",
+    ) -> None:
         self.policy = policy or FetchPolicy()
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(
@@ -36,30 +42,16 @@ class Executor:
             follow_redirects=False,
             trust_env=False,
         )
+        self.upstream: UpstreamClient = (
+            AiohttpClient(max_connections) if client == "aiohttp" else HttpxClient(self.client)
+        )
 
     async def aclose(self) -> None:
+        await self.upstream.aclose()
         await self.client.aclose()
 
     async def send(self, req: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
-        timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
-        try:
-            resp = await self.client.request(
-                req.method,
-                req.url,
-                headers=req.headers,
-                content=req.content,
-                params=req.params or None,
-                timeout=timeout,
-            )
-        except httpx.TimeoutException:
-            raise UpstreamTimeout("The upstream did not answer in time.") from None
-        except httpx.ConnectError:
-            raise UpstreamConnectError("The upstream could not be reached.") from None
-        except httpx.RemoteProtocolError:
-            raise UpstreamBadResponse("The upstream closed the connection mid-answer.") from None
-        except httpx.TransportError:
-            raise UpstreamUnavailable("The upstream could not be reached.") from None
-        return UpstreamResponse(resp.status_code, dict(resp.headers), resp.content)
+        return await self.upstream.send(req, timeouts)
 
     async def open_stream(
         self, req: UpstreamRequest, timeouts: Timeouts

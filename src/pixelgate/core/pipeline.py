@@ -19,7 +19,6 @@ answer (`ImageRequest.accept_text`); /v1/images/* never get a 200 without an ima
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import logging
@@ -32,6 +31,7 @@ import anyio
 
 from pixelgate.billing.meter import Bill, Meter
 from pixelgate.catalog import Catalog, ModelContract
+from pixelgate.core import b64 as b64codec
 from pixelgate.core.context import RequestContext
 from pixelgate.core.executor import Executor, UpstreamStream
 from pixelgate.core.imaging import convert, inspect_image
@@ -392,8 +392,7 @@ class Pipeline:
             )
         if req.response_format is ResponseFormat.URL:
             stored, image = await self.store_image(ctx, req, image)
-            exp = int(stored.expires_at.timestamp())
-            url = ctx.base_url + self.deps.files.signed_path(stored.id, exp)
+            url = await self.deps.files.link(stored, ctx.base_url)
             fmt = req.output_format or image.fmt
             return OutputImage(
                 url=url, revised_prompt=image.revised_prompt, fmt=fmt, size=_size(image)
@@ -401,7 +400,7 @@ class Pipeline:
         data, image = await self._encoded(req, image)
         ctx.images += 1
         ctx.bytes_out += len(data)
-        b64 = base64.b64encode(data).decode("ascii")
+        b64 = b64codec.encode(data)
         fmt = req.output_format or image.fmt
         return OutputImage(
             b64_json=b64, revised_prompt=image.revised_prompt, fmt=fmt, size=_size(image)
@@ -436,7 +435,7 @@ class Pipeline:
             return image
         if image.b64 is not None:
             try:
-                data = base64.b64decode(image.b64, validate=False)
+                data = b64codec.decode(image.b64)
             except ValueError:
                 raise UpstreamBadResponse("The upstream sent invalid base64.") from None
             return dataclasses.replace(image, data=data)

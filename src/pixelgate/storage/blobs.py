@@ -1,14 +1,16 @@
-"""Blob stores for image bytes: a local directory by default."""
+"""Blob stores for image bytes: a local directory by default, S3-compatible storage at
+scale (storage/s3.py, PIXELGATE_BLOB_STORE=s3)."""
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import anyio
 
-__all__ = ["BlobStore", "LocalBlobStore"]
+__all__ = ["BlobStore", "LocalBlobStore", "Presigner"]
 
 
 class BlobStore(Protocol):
@@ -21,6 +23,16 @@ class BlobStore(Protocol):
     def local_path(self, key: str) -> Path | None:
         """A path the web server may stream from directly, when the store is local."""
         ...
+
+
+@runtime_checkable
+class Presigner(Protocol):
+    """Optional capability: a store whose objects clients can fetch directly by a
+    presigned, expiring URL (S3), instead of through the gateway's `/v1/files` link."""
+
+    presigned_links: bool
+
+    async def presign(self, key: str, expires_in: timedelta) -> str: ...
 
 
 class LocalBlobStore:

@@ -9,11 +9,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pixelgate.core.models import ImageFormat
-from pixelgate.storage.blobs import BlobStore
+from pixelgate.storage.blobs import BlobStore, Presigner
+from pixelgate.storage.group_commit import GroupCommit
 from pixelgate.storage.tables import files
 
 __all__ = ["FileService", "StoredFile"]
@@ -33,6 +34,7 @@ class FileService:
         self.engine = engine
         self.blobs = blobs
         self._secret = secret
+        self._rows = GroupCommit(engine, files)
 
     def sign(self, file_id: str, exp: int) -> str:
         mac = hmac.new(self._secret, f"{file_id}.{exp}".encode(), hashlib.sha256).digest()
@@ -43,6 +45,14 @@ class FileService:
 
     def signed_path(self, file_id: str, exp: int) -> str:
         return f"/v1/files/{file_id}?exp={exp}&sig={self.sign(file_id, exp)}"
+
+    async def link(self, stored: StoredFile, base_url: str) -> str:
+        """The URL a client gets: the store's presigned URL when it is configured to give
+        them (S3 with PIXELGATE_S3_LINKS=presigned), else the gateway's signed link."""
+        if isinstance(self.blobs, Presigner) and self.blobs.presigned_links:
+            return await self.blobs.presign(stored.blob_key, stored.expires_at - datetime.now(UTC))
+        exp = int(stored.expires_at.timestamp())
+        return base_url + self.signed_path(stored.id, exp)
 
     async def store(
         self,
@@ -62,23 +72,29 @@ class FileService:
         )
         await self.blobs.put(blob_key, data, fmt.mime)
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    insert(files).values(
-                        id=file_id,
-                        key_id=key_id,
-                        request_id=request_id,
-                        blob_key=blob_key,
-                        content_type=fmt.mime,
-                        size_bytes=len(data),
-                        created_at=now,
-                        expires_at=stored.expires_at,
-                    )
-                )
+            # Group-committed: concurrent url answers share one write transaction.
+            await self._rows.insert(
+                {
+                    "id": file_id,
+                    "key_id": key_id,
+                    "request_id": request_id,
+                    "blob_key": blob_key,
+                    "content_type": fmt.mime,
+                    "size_bytes": len(data),
+                    "width": None,
+                    "height": None,
+                    "created_at": now,
+                    "expires_at": stored.expires_at,
+                }
+            )
         except BaseException:
             await self.blobs.delete(blob_key)
             raise
         return stored
+
+    async def aclose(self) -> None:
+        """Wait for file rows still being written."""
+        await self._rows.aclose()
 
     async def get(self, file_id: str) -> StoredFile | None:
         async with self.engine.connect() as conn:

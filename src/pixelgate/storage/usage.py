@@ -2,6 +2,9 @@
 
 Each row carries what the request cost (micro-units), what was reserved for it, and the price
 inputs (mode, tier, quality, tokens, the bill's lines), so a bill is explained row by row.
+
+Rows are written by group commit (storage/group_commit.py): a request waits until its row
+is committed, but one transaction carries every row queued meanwhile.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pixelgate.core.context import RequestContext
+from pixelgate.storage.group_commit import GroupCommit
 from pixelgate.storage.tables import usage_log
 
 __all__ = ["PROMPT_PREVIEW_CHARS", "UsageLog", "price_columns"]
@@ -26,7 +29,19 @@ log = logging.getLogger("pixelgate.usage")
 def price_columns(ctx: RequestContext) -> dict[str, Any]:
     """The billing columns of a usage row."""
     charge = ctx.charge
-    row: dict[str, Any] = {"cost": ctx.cost, "reserved": ctx.reserved, "price_mode": ctx.price_mode}
+    # Every row has every key: a group commit inserts many rows with one executemany.
+    row: dict[str, Any] = {
+        "cost": ctx.cost,
+        "reserved": ctx.reserved,
+        "price_mode": ctx.price_mode,
+        "price_tier": None,
+        "price_quality": None,
+        "price_detail": None,
+        "text_input_tokens": None,
+        "image_input_tokens": None,
+        "image_output_tokens": None,
+        "text_output_tokens": None,
+    }
     if charge is None:
         return row
     detail = charge.detail()
@@ -51,12 +66,14 @@ def price_columns(ctx: RequestContext) -> dict[str, Any]:
 class UsageLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._rows = GroupCommit(engine, usage_log)
 
-    async def record(self, ctx: RequestContext, status: int, error_code: str | None) -> None:
+    @staticmethod
+    def row(ctx: RequestContext, status: int, error_code: str | None) -> dict[str, Any]:
         preview = ctx.prompt_preview
         if preview is not None and len(preview) > PROMPT_PREVIEW_CHARS:
             preview = preview[: PROMPT_PREVIEW_CHARS - 1] + "…"
-        row = {
+        return {
             "request_id": ctx.request_id,
             "created_at": datetime.now(UTC),
             "key_id": ctx.key_id,
@@ -73,8 +90,15 @@ class UsageLog:
             "prompt_preview": preview,
             **price_columns(ctx),
         }
+
+    async def record(self, ctx: RequestContext, status: int, error_code: str | None) -> None:
+        """Return once the row is committed (or its write failed and was logged: a usage
+        row never fails the request it describes)."""
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(usage_log).values(**row))
+            await self._rows.insert(self.row(ctx, status, error_code))
         except Exception:
             log.exception("could not write the usage row for request %s", ctx.request_id)
+
+    async def aclose(self) -> None:
+        """Wait for the rows still being written (a clean shutdown loses none)."""
+        await self._rows.aclose()

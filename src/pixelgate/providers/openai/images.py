@@ -41,6 +41,7 @@ from pixelgate.core.models import (
 )
 from pixelgate.core.streaming import CompletedImage, PartialImage, SseEvent, StreamEvent
 from pixelgate.errors import GatewayError, UpstreamBadResponse
+from pixelgate.http.bigjson import loads_lifting
 from pixelgate.http.multipart import FilePart, encode_multipart
 from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse
 from pixelgate.providers.openai.endpoint import Endpoint
@@ -137,7 +138,8 @@ class OpenAIImagesAdapter:
 
     def from_upstream(self, resp: UpstreamResponse, req: ImageRequest, route: Route) -> ImageResult:
         try:
-            body = orjson.loads(resp.body)
+            # The base64 images skip the JSON parser (see http/bigjson.py).
+            body = loads_lifting(resp.body, "b64_json")
         except orjson.JSONDecodeError:
             raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
