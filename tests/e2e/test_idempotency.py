@@ -108,3 +108,19 @@ def test_failed_first_attempt_can_be_retried(
     assert post(gw, body, "k-retry").status_code == 502
     again = post(gw, body, "k-retry")
     assert again.status_code == 200 and "idempotent-replayed" not in again.headers
+
+
+def test_task_creation_is_idempotent(gateway: Gateway) -> None:
+    headers = {**gateway.headers, "Idempotency-Key": "k-task-v2"}
+    body = {"prompt": "one task only", "size": "1024x1024"}
+    url = gateway.base_url + "/v2/extend/image/gpt_image/generations"
+    first = httpx.post(url, json=body, headers=headers, timeout=30)
+    second = httpx.post(url, json=body, headers=headers, timeout=30)
+    assert first.status_code == second.status_code == 200, first.text
+    assert first.json()["task_id"] == second.json()["task_id"]
+    other = httpx.post(url, json={**body, "prompt": "another"}, headers=headers, timeout=30)
+    assert other.status_code == 409
+    v1 = {"model": "sandbox-image", "prompt": "async once", "size": "64x64", "async": True}
+    a = post(gateway, v1, "k-task-v1")
+    b = post(gateway, v1, "k-task-v1")
+    assert a.json()["task_id"] == b.json()["task_id"]

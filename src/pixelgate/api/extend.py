@@ -8,6 +8,7 @@ the `extend_v2:` section of the configuration (the sandbox by default).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from pixelgate.core.context import RequestContext
 from pixelgate.dialects import extend_v2, tasks_v1
 from pixelgate.errors import ModelNotFound
+from pixelgate.http.idempotent import run_idempotent
 from pixelgate.http.jsonio import JSONResponse, read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 from pixelgate.tasks.models import Origin
@@ -51,8 +53,12 @@ def _generate(family: str) -> Callable[[Request], Awaitable[Response]]:
             ctx.prompt_preview = req.prompt
             callback = tasks_v1.parse_options({"async": True, **body}).callback_url
             options = TaskOptions(Origin.V2, family=family, callback_url=callback)
-            task = await services.tasks.submit(ctx, req, options)
-            return JSONResponse(extend_v2.render_created(task))
+
+            async def create() -> dict[str, Any]:
+                task = await services.tasks.submit(ctx, req, options)
+                return extend_v2.render_created(task)
+
+            return await run_idempotent(ctx, request, services, req, create)
 
         return await run_endpoint(request, EXTEND, handle)
 
