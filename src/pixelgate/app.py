@@ -39,7 +39,7 @@ from pixelgate.http.limits import BodyLimitMiddleware
 from pixelgate.services import Services, build_services
 from pixelgate.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_worker_app"]
 
 log = logging.getLogger("pixelgate")
 
@@ -138,3 +138,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.services = services
     return app
+
+
+def create_worker_app() -> Starlette:
+    """The factory `pixelgate serve` hands to uvicorn's worker processes (PIXELGATE_WORKERS
+    > 1). Each worker is a fresh interpreter, so it sets up logging the way `pixelgate`
+    does before building the app; otherwise pixelgate's own log lines would be lost."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return create_app(settings)

@@ -73,7 +73,7 @@ def _serve(settings: Settings) -> int:
             create_app(settings),
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level,
+            log_level=settings.log_level.lower(),
             access_log=False,
             loop=loop,  # uvloop and httptools (uvicorn[standard]); "auto" falls back quietly
             http=http,
@@ -82,15 +82,15 @@ def _serve(settings: Settings) -> int:
         )
         return 0
     # N workers: replace this process with uvicorn's supervisor, which spawns workers that
-    # each build the app from the same PIXELGATE_* environment. Exec rather than
-    # uvicorn.run(): the supervisor then holds none of the ~60 MB this process imported for
-    # migrations. Workers get 30 s (not 5) to start and to answer health pings, so a busy
-    # machine does not make the supervisor kill and respawn healthy workers.
+    # each build the app from the same PIXELGATE_* environment (app.create_worker_app).
+    # Exec rather than uvicorn.run(): the supervisor then holds none of the ~60 MB this
+    # process imported for migrations. Workers get 30 s (not 5) to start and to answer
+    # health pings, so a busy machine does not make the supervisor kill healthy workers.
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "uvicorn", "pixelgate.app:create_app", "--factory"]
+    argv = [sys.executable, "-m", "uvicorn", "pixelgate.app:create_worker_app", "--factory"]
     argv += ["--workers", str(workers), "--host", settings.host, "--port", str(settings.port)]
-    argv += ["--log-level", settings.log_level, "--no-access-log", "--loop", loop]
+    argv += ["--log-level", settings.log_level.lower(), "--no-access-log", "--loop", loop]
     argv += ["--http", http, "--backlog", "4096", "--timeout-worker-healthcheck", "30"]
     os.execv(sys.executable, argv)
     return 0
