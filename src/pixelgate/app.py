@@ -36,6 +36,7 @@ from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
 from pixelgate.http.jsonio import JSONResponse
 from pixelgate.http.limits import BodyLimitMiddleware
+from pixelgate.observability.logs import configure_logging
 from pixelgate.services import Services, build_services
 from pixelgate.settings import Settings
 
@@ -145,8 +146,5 @@ def create_worker_app() -> Starlette:
     > 1). Each worker is a fresh interpreter, so it sets up logging the way `pixelgate`
     does before building the app; otherwise pixelgate's own log lines would be lost."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
