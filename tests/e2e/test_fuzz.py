@@ -28,7 +28,7 @@ def _fuzz_document() -> dict[str, Any]:
     generated requests also reach the success path instead of stopping at 404."""
     doc = copy.deepcopy(load_openapi())
     schemas = doc["components"]["schemas"]
-    for name in ("GenerationRequest", "EditForm", "EditJson", "VariationForm"):
+    for name in ("GenerationRequest", "EditForm", "EditJson", "VariationForm", "ChatRequest"):
         schemas[name]["properties"]["model"] = {"type": "string", "enum": ["sandbox-image"]}
     return doc
 

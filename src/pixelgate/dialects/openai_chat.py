@@ -121,6 +121,7 @@ def _messages(body: dict[str, Any]) -> tuple[str, list[ImageInput]]:
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         role = message.get("role") if isinstance(message, dict) else None
+        role = role if isinstance(role, str) else None  # a dict or list is not a role
         if role not in _ROLES:
             raise InvalidParameter(f"{where}.role must be user, assistant or system.", param=where)
         assert isinstance(message, dict)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from starlette.requests import Request
@@ -105,7 +106,9 @@ async def run_endpoint(
     status = response.status_code
     response.headers["X-Request-Id"] = ctx.request_id
     if ctx.dropped_params:
-        response.headers["X-Pixelgate-Dropped-Params"] = ",".join(ctx.dropped_params)
+        # Field names come from the client: percent-encode them so any name fits a header.
+        names = (quote(name, safe="-_.~[]") for name in ctx.dropped_params)
+        response.headers["X-Pixelgate-Dropped-Params"] = ",".join(names)
     if isinstance(response, StreamingResponse):
         # The row is written when the stream ends, with what it delivered.
         response.body_iterator = _record_after(response.body_iterator, services, ctx, status)
