@@ -76,35 +76,29 @@ async def _forward(
     bill: Bill,
     stack: contextlib.AsyncExitStack,
 ) -> NativeOutcome:
+    """Through the pipeline's route loop, so breakers, credential pools and the deadline
+    apply to passthrough as to every other call."""
     deps = pipeline.deps
-    last: GatewayError | None = None
-    for route in routes:
+
+    async def attempt(route: Route) -> NativeOutcome:
         engine = deps.providers[route.provider.type].engine
         assert isinstance(engine, NativePassthrough) and isinstance(engine, HttpAdapter)
-        ctx.deployment = route.name
         upstream = engine.passthrough_request(call, route)
-        try:
-            if call.stream and call.sse:
-                opened = await deps.executor.open_stream(upstream, route.timeouts)
-                if isinstance(opened, UpstreamResponse):
-                    raise engine.map_error(opened, route)
-                return NativeOutcome(
-                    events=_counted(ctx, engine, opened.events(), bill, req, stack)
-                )
-            resp = await deps.executor.send(upstream, route.timeouts)
-            if resp.status >= 400:
-                raise engine.map_error(resp, route)
-            count = engine.count_images(resp.body)
-            ctx.images += count
-            ctx.bytes_out += len(resp.body)
-            await bill.settle(req, _usage_of(engine, resp, req, route), _outputs(count))
-            return NativeOutcome(body=resp.body)
-        except GatewayError as exc:
-            if not exc.retryable:
-                raise
-            last = exc
-    assert last is not None
-    raise last
+        if call.stream and call.sse:
+            opened = await deps.executor.open_stream(upstream, route.timeouts)
+            if isinstance(opened, UpstreamResponse):
+                raise engine.map_error(opened, route)
+            return NativeOutcome(events=_counted(ctx, engine, opened.events(), bill, req, stack))
+        resp = await deps.executor.send(upstream, route.timeouts)
+        if resp.status >= 400:
+            raise engine.map_error(resp, route)
+        count = engine.count_images(resp.body)
+        ctx.images += count
+        ctx.bytes_out += len(resp.body)
+        await bill.settle(req, _usage_of(engine, resp, req, route), _outputs(count))
+        return NativeOutcome(body=resp.body)
+
+    return await pipeline.try_routes(ctx, req, routes, attempt)
 
 
 def _usage_of(

@@ -48,7 +48,7 @@ from pixelgate.core.models import (
 from pixelgate.core.native import NativeCall, NativeOutcome
 from pixelgate.core.passthrough import forward_native
 from pixelgate.core.router import Router
-from pixelgate.core.streaming import CompletedImage, StreamEvent
+from pixelgate.core.streaming import CompletedImage, SseEvent, StreamEvent
 from pixelgate.errors import (
     ContentPolicyError,
     GatewayError,
@@ -479,35 +479,34 @@ class Pipeline:
     async def _stream_results(
         self, ctx: RequestContext, req: ImageRequest, routes: list[Route]
     ) -> AsyncGenerator[ImageResult, None]:
-        last: GatewayError | None = None
-        for route in routes:
+        """Through the same route loop as every call (breakers, credential pools, deadline):
+        a route counts as answering once its first part arrived; later failures are final."""
+
+        async def attempt(route: Route) -> tuple[ImageResult, AsyncGenerator[ImageResult, None]]:
             spec = self.deps.providers[route.provider.type]
             engine = spec.engine
-            ctx.deployment = route.name
-            started = False
+            streams = isinstance(engine, ContentStreamAdapter) and req.n == 1
+            if not (streams and isinstance(engine, HttpAdapter)):
+                return await self._call_fanned(spec, req, route), _no_parts()
+            assert isinstance(engine, ContentStreamAdapter)
+            upstream = engine.content_stream_request(req, route)
+            opened = await self.deps.executor.open_stream(upstream, route.timeouts)
+            if isinstance(opened, UpstreamResponse):
+                raise engine.map_error(opened, route)
+            parts = _content_parts(engine, opened.events(), req, route)
             try:
-                streams = isinstance(engine, ContentStreamAdapter) and req.n == 1
-                if not (streams and isinstance(engine, HttpAdapter)):
-                    yield await self._call_fanned(spec, req, route)
-                    return
-                assert isinstance(engine, ContentStreamAdapter)
-                upstream = engine.content_stream_request(req, route)
-                opened = await self.deps.executor.open_stream(upstream, route.timeouts)
-                if isinstance(opened, UpstreamResponse):
-                    raise engine.map_error(opened, route)
-                async with contextlib.aclosing(opened.events()) as events:
-                    async for event in events:
-                        result = engine.parse_content_event(event, req, route)
-                        if result is not None:
-                            started = True
-                            yield result
-                return
-            except GatewayError as exc:
-                if started or not exc.retryable:
-                    raise
-                last = exc
-        assert last is not None
-        raise last
+                return await anext(parts), parts
+            except StopAsyncIteration:
+                return ImageResult(()), _no_parts()
+            except BaseException:
+                await parts.aclose()
+                raise
+
+        first, rest = await self.try_routes(ctx, req, routes, attempt)
+        yield first
+        async with contextlib.aclosing(rest) as parts:
+            async for result in parts:
+                yield result
 
     async def passthrough(
         self, ctx: RequestContext, model: str, call: NativeCall, req: ImageRequest
@@ -515,6 +514,24 @@ class Pipeline:
         """Forward `call.body` unchanged when the model's first route speaks `call.protocol`
         (billed like any request; see core.passthrough); None for the canonical path."""
         return await forward_native(self, ctx, model, call, req)
+
+
+async def _no_parts() -> AsyncGenerator[ImageResult, None]:
+    return
+    yield  # an async generator with nothing in it
+
+
+async def _content_parts(
+    engine: ContentStreamAdapter,
+    events: AsyncGenerator[SseEvent, None],
+    req: ImageRequest,
+    route: Route,
+) -> AsyncGenerator[ImageResult, None]:
+    async with contextlib.aclosing(events) as stream:
+        async for event in stream:
+            result = engine.parse_content_event(event, req, route)
+            if result is not None:
+                yield result
 
 
 async def _billed(
