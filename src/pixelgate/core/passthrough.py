@@ -26,7 +26,7 @@ __all__ = ["forward_native"]
 
 
 def _speaks(pipeline: Pipeline, route: Route, protocol: str) -> bool:
-    engine = pipeline.deps.providers[route.provider.type].engine
+    engine = pipeline.deps.providers[route.provider.type].engine_for(route)
     return (
         isinstance(engine, NativePassthrough)
         and isinstance(engine, HttpAdapter)
@@ -81,7 +81,7 @@ async def _forward(
     deps = pipeline.deps
 
     async def attempt(route: Route) -> NativeOutcome:
-        engine = deps.providers[route.provider.type].engine
+        engine = deps.providers[route.provider.type].engine_for(route)
         assert isinstance(engine, NativePassthrough) and isinstance(engine, HttpAdapter)
         upstream = engine.passthrough_request(call, route)
         if call.stream and call.sse:

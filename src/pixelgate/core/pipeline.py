@@ -182,7 +182,7 @@ class Pipeline:
 
     def task_based(self, routes: list[Route]) -> bool:
         """Is the model's first choice an upstream that is submitted and polled?"""
-        engine = self.deps.providers[routes[0].provider.type].engine
+        engine = self.deps.providers[routes[0].provider.type].engine_for(routes[0])
         return isinstance(engine, TaskAdapter)
 
     async def _prepare(
@@ -320,7 +320,7 @@ class Pipeline:
         return _merge([call.result() for call in calls])
 
     async def call_route(self, spec: ProviderSpec, req: ImageRequest, route: Route) -> ImageResult:
-        engine = spec.engine
+        engine = spec.engine_for(route)
         if isinstance(engine, HttpAdapter):
             upstream = engine.to_upstream(req, route)
             resp = await self.deps.executor.send(upstream, route.timeouts)
@@ -334,7 +334,7 @@ class Pipeline:
     async def _open_route_stream(
         self, req: ImageRequest, route: Route
     ) -> AsyncIterator[StreamEvent]:
-        engine = self.deps.providers[route.provider.type].engine
+        engine = self.deps.providers[route.provider.type].engine_for(route)
         if isinstance(engine, StreamingEngine):
             return engine.stream(req, route)
         if not isinstance(engine, StreamingAdapter) or not isinstance(engine, HttpAdapter):
@@ -484,7 +484,7 @@ class Pipeline:
 
         async def attempt(route: Route) -> tuple[ImageResult, AsyncGenerator[ImageResult, None]]:
             spec = self.deps.providers[route.provider.type]
-            engine = spec.engine
+            engine = spec.engine_for(route)
             streams = isinstance(engine, ContentStreamAdapter) and req.n == 1
             if not (streams and isinstance(engine, HttpAdapter)):
                 return await self._call_fanned(spec, req, route), _no_parts()

@@ -5,7 +5,7 @@ DashScope async) — the task worker drives those."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +17,7 @@ from pixelgate.errors import GatewayError
 from pixelgate.settings import DeploymentConfig, ProviderConfig, Timeouts
 
 __all__ = [
+    "Engine",
     "HttpAdapter",
     "LocalEngine",
     "ProviderSpec",
@@ -206,10 +207,24 @@ class TaskActions(Protocol):
     ) -> UpstreamRequest: ...
 
 
+Engine = LocalEngine | HttpAdapter | TaskAdapter
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     type: str
-    engine: LocalEngine | HttpAdapter | TaskAdapter
+    engine: Engine
     description: str = ""
     # Images one upstream call can return; the pipeline fans larger `n` out (None: any n).
     images_per_call: int | None = None
+    # Upstream models served another way than `engine` (DashScope's older Wan models exist
+    # only as submit-and-poll tasks): the engine for a model id, or None for `engine`.
+    model_engine: Callable[[str], Engine | None] | None = None
+
+    def engine_for(self, route: Route) -> Engine:
+        """The engine that serves this route's upstream model."""
+        if self.model_engine is not None:
+            other = self.model_engine(route.upstream_model)
+            if other is not None:
+                return other
+        return self.engine

@@ -61,6 +61,8 @@ _SCALARS = (
     "seed",
     "user",
 )
+# Added later: rows written before them lack these keys (read with their defaults).
+_LATER = ("protocol", "keep_upstream_urls")
 
 
 class _Writer:
@@ -87,7 +89,11 @@ class _Writer:
     async def image(self, item: ImageInput | None) -> dict[str, Any] | None:
         if item is None:
             return None
-        assert item.data is not None, "task inputs are loaded before the task is stored"
+        if item.data is None:
+            # A link the gateway never fetched: the body goes upstream as it came (DashScope
+            # passthrough), so the upstream fetches it.
+            assert item.url is not None, "an input image is either bytes or a link"
+            return {"url": item.url, "param": item.param}
         key = await self.put(item.data, item.content_type or "application/octet-stream")
         return {
             _BLOB: key,
@@ -109,7 +115,7 @@ class RequestCodec:
         """The row's JSON and the blob keys written (to remove if the row is not stored)."""
         w = _Writer(self.blobs, self.prefix(task_id))
         try:
-            doc: dict[str, Any] = {name: getattr(req, name) for name in _SCALARS}
+            doc: dict[str, Any] = {name: getattr(req, name) for name in (*_SCALARS, *_LATER)}
             doc |= {
                 "model": req.model,
                 "operation": req.operation.value,
@@ -143,6 +149,7 @@ class RequestCodec:
             native=await self._internalise(doc["native"]),
             upstream_params=await self._internalise(doc["upstream_params"]),
             **{name: doc[name] for name in _SCALARS},
+            **{name: doc[name] for name in _LATER if name in doc},
         )
 
     async def _read(self, key: str) -> bytes:
@@ -152,6 +159,8 @@ class RequestCodec:
         return data
 
     async def _image(self, ref: dict[str, Any]) -> ImageInput:
+        if _BLOB not in ref:
+            return ImageInput(url=ref["url"], param=ref.get("param"))
         return ImageInput(
             data=await self._read(ref[_BLOB]),
             content_type=ref.get("content_type"),

@@ -45,6 +45,7 @@ class Origin(StrEnum):
     V1 = "v1"  # `async: true` on /v1/images/*
     V2 = "v2"  # /v2/extend/image/*
     SYNC = "sync"  # a sync request to a task-based upstream
+    DASHSCOPE = "dashscope"  # DashScope's async API (X-DashScope-Async: enable)
 
 
 class CallbackState(StrEnum):

@@ -178,7 +178,7 @@ class Steps:
             values = {"deployment": route.name, "credential_index": route.credential_index}
             if not await self._cas(task, values):
                 raise _LeaseLost
-            engine = spec.engine
+            engine = spec.engine_for(route)
             if not isinstance(engine, TaskAdapter):
                 return route, await self.service.pipeline.call_route(spec, req, route)
             if action and isinstance(engine, TaskActions):
@@ -247,7 +247,7 @@ class Steps:
         if route is None:
             await self.fail(task, DeploymentGone(f"Deployment {task.deployment} is gone."))
             return
-        engine = self.providers[route.provider.type].engine
+        engine = self.providers[route.provider.type].engine_for(route)
         if isinstance(engine, LocalEngine):
             await self._requeue(task, 0)
             return
@@ -283,7 +283,7 @@ class Steps:
 
     async def poll(self, task: Task) -> None:
         route = self._route(task)
-        engine = self.providers[route.provider.type].engine if route else None
+        engine = self.providers[route.provider.type].engine_for(route) if route else None
         if route is None or not isinstance(engine, TaskAdapter) or task.upstream_id is None:
             await self.fail(task, DeploymentGone(f"Deployment {task.deployment} is gone."))
             return

@@ -48,7 +48,13 @@ from pixelgate.providers.dashscope.errors import (
 )
 from pixelgate.providers.openai.endpoint import extra_headers
 
-__all__ = ["DASHSCOPE_PARAMETERS", "DashScopeImagesAdapter"]
+__all__ = [
+    "DASHSCOPE_BASE",
+    "DASHSCOPE_PARAMETERS",
+    "DashScopeImagesAdapter",
+    "data_url",
+    "request_headers",
+]
 
 DASHSCOPE_BASE = "https://dashscope.aliyuncs.com/api/v1"
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
@@ -65,13 +71,13 @@ DASHSCOPE_PARAMETERS = (
 )
 
 
-def _data_url(item: ImageInput) -> str:
+def data_url(item: ImageInput) -> str:
     assert item.data is not None
     fmt = sniff_format(item.data[:16]) or ImageFormat.PNG
     return f"data:{fmt.mime};base64,{base64.b64encode(item.data).decode()}"
 
 
-def _headers(route: Route) -> dict[str, str]:
+def request_headers(route: Route) -> dict[str, str]:
     headers = extra_headers(route)
     headers["Content-Type"] = "application/json"
     if route.api_key is not None:
@@ -81,7 +87,7 @@ def _headers(route: Route) -> dict[str, str]:
 
 def translate(req: ImageRequest, model: str) -> dict[str, Any]:
     """Canonical request → DashScope body."""
-    content: list[dict[str, Any]] = [{"image": _data_url(i)} for i in req.images]
+    content: list[dict[str, Any]] = [{"image": data_url(i)} for i in req.images]
     content.append({"text": req.prompt})
     params: dict[str, Any] = {k: req.native[k] for k in DASHSCOPE_PARAMETERS if k in req.native}
     params["n"] = req.n
@@ -153,7 +159,7 @@ class DashScopeImagesAdapter:
         else:
             body = translate(req, route.upstream_model)
         base = route.provider.base_url or DASHSCOPE_BASE
-        return UpstreamRequest("POST", base + SYNC_PATH, _headers(route), orjson.dumps(body))
+        return UpstreamRequest("POST", base + SYNC_PATH, request_headers(route), orjson.dumps(body))
 
     def from_upstream(self, resp: UpstreamResponse, req: ImageRequest, route: Route) -> ImageResult:
         try:
