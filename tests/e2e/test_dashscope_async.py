@@ -47,7 +47,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         ds = dashscope.DashScopeFakeState()
         ds_url = stack.enter_context(serve(dashscope.create_app(ds)))
         settings = ", ".join(f"{k}: {v}" for k, v in FAST.items())
-        models = ("wan2.5-t2i-preview", "wanx2.1-t2i-turbo", "wanx2.1-imageedit")
+        models = (
+            "wan2.5-t2i-preview",
+            "wanx2.1-t2i-turbo",
+            "wanx2.1-imageedit",
+            "wan2.5-i2i-preview",
+        )
         deployments = "\n".join(f"  - {{model: {m}, provider: ds}}" for m in models)
         path = tmp / "pixelgate.yaml"
         path.write_text(f"""
@@ -58,6 +63,9 @@ providers:
 deployments:
 {deployments}
   - {{model: wan2.7-image-pro, provider: ds}}
+extend_v2:
+  gpt_image: {{model: wan2.5-t2i-preview}}
+  seedream: {{model: wan2.5-i2i-preview}}
 """)
         gw = start_gateway(
             tmp / "gw",
@@ -74,6 +82,8 @@ def _reset(env: Env) -> Iterator[None]:
     yield
     env.ds.fail_tasks = False
     env.ds.failed_results = 0
+    env.ds.error_in_200 = False
+    env.ds.expire_urls = False
 
 
 def calls(env: Env, since: int, path: str | None = None) -> list[RecordedRequest]:
@@ -314,3 +324,48 @@ def test_sdk_on_the_sandbox_and_multimodal_async(env: Env) -> None:
     assert done["output"]["task_status"] == "SUCCEEDED", done
     content = done["output"]["choices"][0]["message"]["content"][0]
     assert image_at(content["image"]).size[0] > 0
+
+
+def test_v2_extend_families_on_dashscope_tasks(env: Env) -> None:
+    """Seed 001's contract on the DashScope-async upstream."""
+    before = len(env.ds.requests)
+    headers = {"X-API-Key": env.gw.key}
+    cases = [
+        ("/gpt_image/generations", {"prompt": "a mug", "size": "1280x1280"}, "/gpt_image/tasks/"),
+        (
+            "/seedream/generations",
+            {
+                "prompt": "autumn",
+                "size": "1280x1280",
+                "image": [f"{env.ds_url}/_fake/img/800x800.png"],
+            },
+            "/seedream/tasks/",
+        ),
+    ]
+    for path, body, poll in cases:
+        resp = httpx.post(
+            env.gw.base_url + "/v2/extend/image" + path, json=body, headers=headers, timeout=60
+        )
+        assert resp.status_code == 200, resp.text
+        done = wait(
+            env.gw, resp.json()["task_id"], prefix="/v2/extend/image" + poll, headers=headers
+        )
+        assert done["status"] == "succeeded", done
+        assert image_at(done["result"]["images"][0]["url"]).size == (1280, 1280)
+    assert len(calls(env, before, T2I)) == 1
+    i2i = calls(env, before, I2I)
+    assert len(i2i) == 1 and i2i[0].body["input"]["images"][0].startswith("data:image/png")
+
+
+def test_error_inside_a_200_and_expired_result_links(env: Env) -> None:
+    env.ds.error_in_200 = True
+    created = create(env.gw, {"model": "wanx2.1-t2i-turbo", "prompt": "a bell"})
+    done = wait(env.gw, created["task_id"])
+    assert done["status"] == "failed" and done["error"]["message"], done
+    assert task_images(env, created["task_id"]) == [0]  # nothing produced, nothing billed
+    env.ds.error_in_200 = False
+    env.ds.expire_urls = True
+    created = create(env.gw, {"model": "wanx2.1-t2i-turbo", "prompt": "a bell"})
+    done = wait(env.gw, created["task_id"])
+    assert done["status"] == "failed", done
+    assert "could not be downloaded" in done["error"]["message"]
