@@ -28,8 +28,20 @@ def _fuzz_document() -> dict[str, Any]:
     generated requests also reach the success path instead of stopping at 404."""
     doc = copy.deepcopy(load_openapi())
     schemas = doc["components"]["schemas"]
-    for name in ("GenerationRequest", "EditForm", "EditJson", "VariationForm", "ChatRequest"):
-        schemas[name]["properties"]["model"] = {"type": "string", "enum": ["sandbox-image"]}
+    pinned = {"type": "string", "enum": ["sandbox-image"]}
+    for name in (
+        "GenerationRequest",
+        "EditForm",
+        "EditJson",
+        "VariationForm",
+        "ChatRequest",
+        "ArkRequest",
+        "DashScopeMessagesRequest",
+        "DashScopeSynthesisRequest",
+    ):
+        schemas[name]["properties"]["model"] = pinned
+    gemini = doc["paths"]["/v1beta/models/{model}:generateContent"]["post"]
+    gemini["parameters"][0]["schema"] = pinned
     return doc
 
 
