@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+import orjson
 from pydantic import SecretStr
 
 from pixelgate.core.models import ImageRequest, ImageResult
 from pixelgate.core.streaming import SseEvent, StreamEvent
-from pixelgate.errors import GatewayError
+from pixelgate.errors import GatewayError, UpstreamBadResponse
 from pixelgate.settings import DeploymentConfig, ProviderConfig, Timeouts
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "UpstreamRequest",
     "UpstreamResponse",
     "UpstreamTask",
+    "json_body",
+    "json_object",
 ]
 
 
@@ -89,6 +92,22 @@ class UpstreamResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+
+
+def json_body(resp: UpstreamResponse, route: Route) -> Any:
+    """The upstream's JSON answer (None for an empty body), or UpstreamBadResponse."""
+    try:
+        return orjson.loads(resp.body) if resp.body.strip() else None
+    except orjson.JSONDecodeError:
+        raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
+
+
+def json_object(resp: UpstreamResponse, route: Route) -> dict[str, Any]:
+    """The upstream's JSON answer, which must be an object."""
+    body = json_body(resp, route)
+    if not isinstance(body, dict):
+        raise UpstreamBadResponse(f"The upstream of {route.name} sent an unexpected answer.")
+    return body
 
 
 @runtime_checkable

@@ -50,7 +50,7 @@ from pixelgate.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse
+from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse, json_body
 from pixelgate.providers.openai.endpoint import extra_headers
 from pixelgate.providers.openai.errors import retry_after
 from pixelgate.providers.openai.images import strip_data_prefix
@@ -120,10 +120,7 @@ class ArkImagesAdapter:
         return self._request(self._body(req, route, stream=False), route)
 
     def from_upstream(self, resp: UpstreamResponse, req: ImageRequest, route: Route) -> ImageResult:
-        try:
-            body = orjson.loads(resp.body)
-        except orjson.JSONDecodeError:
-            raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
+        body = json_body(resp, route)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamBadResponse(f"The upstream of {route.name} sent no image data.")
         images = [img for item in body["data"] if isinstance(item, dict) and (img := _image(item))]

@@ -41,6 +41,7 @@ from pixelgate.providers.base import (
     UpstreamRequest,
     UpstreamResponse,
     UpstreamTask,
+    json_object,
 )
 from pixelgate.providers.bfl.errors import map_bfl_error
 from pixelgate.providers.openai.endpoint import extra_headers
@@ -63,16 +64,6 @@ _FAILED = {
     "Request Moderated": "request_moderated",
     "Task not found": "upstream_task_not_found",
 }
-
-
-def _json(resp: UpstreamResponse, route: Route) -> dict[str, Any]:
-    try:
-        body = orjson.loads(resp.body)
-    except orjson.JSONDecodeError:
-        raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
-    if not isinstance(body, dict):
-        raise UpstreamBadResponse(f"The upstream of {route.name} sent an unexpected answer.")
-    return body
 
 
 def _headers(route: Route) -> dict[str, str]:
@@ -119,7 +110,7 @@ class BflTaskAdapter:
         return UpstreamRequest("POST", url, headers, orjson.dumps(body))
 
     def parse_submit(self, resp: UpstreamResponse, route: Route) -> UpstreamTask:
-        body = _json(resp, route)
+        body = json_object(resp, route)
         task_id = body.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise UpstreamBadResponse(f"The upstream of {route.name} returned no task id.")
@@ -138,7 +129,7 @@ class BflTaskAdapter:
 
     def parse_poll(self, resp: UpstreamResponse, task: UpstreamTask, route: Route) -> TaskPoll:
         try:
-            body: dict[str, Any] | None = _json(resp, route)
+            body: dict[str, Any] | None = json_object(resp, route)
         except UpstreamBadResponse:
             if resp.status >= 400:
                 raise self.map_error(resp, route) from None

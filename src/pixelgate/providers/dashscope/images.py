@@ -40,7 +40,7 @@ from pixelgate.core.models import (
     sniff_format,
 )
 from pixelgate.errors import GatewayError, UpstreamBadResponse
-from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse
+from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse, json_body
 from pixelgate.providers.dashscope.errors import (
     dashscope_error,
     error_in_body,
@@ -162,10 +162,7 @@ class DashScopeImagesAdapter:
         return UpstreamRequest("POST", base + SYNC_PATH, request_headers(route), orjson.dumps(body))
 
     def from_upstream(self, resp: UpstreamResponse, req: ImageRequest, route: Route) -> ImageResult:
-        try:
-            body = orjson.loads(resp.body)
-        except orjson.JSONDecodeError:
-            raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
+        body = json_body(resp, route)
         failure = error_in_body(body)
         if failure is not None:
             raise dashscope_error(resp.status, failure[0], failure[1], route)

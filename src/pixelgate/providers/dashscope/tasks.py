@@ -49,6 +49,7 @@ from pixelgate.providers.base import (
     UpstreamRequest,
     UpstreamResponse,
     UpstreamTask,
+    json_object,
 )
 from pixelgate.providers.dashscope.errors import (
     dashscope_error,
@@ -135,12 +136,7 @@ def _legacy_native(req: ImageRequest) -> bool:
 
 
 def _json(resp: UpstreamResponse, route: Route) -> dict[str, Any]:
-    try:
-        body = orjson.loads(resp.body)
-    except orjson.JSONDecodeError:
-        raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
-    if not isinstance(body, dict):
-        raise UpstreamBadResponse(f"The upstream of {route.name} sent an unexpected answer.")
+    body = json_object(resp, route)
     failure = error_in_body(body)
     if failure is not None:
         raise dashscope_error(resp.status, failure[0], failure[1], route)

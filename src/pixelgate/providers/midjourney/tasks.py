@@ -54,6 +54,7 @@ from pixelgate.providers.base import (
     UpstreamRequest,
     UpstreamResponse,
     UpstreamTask,
+    json_body,
 )
 from pixelgate.providers.openai.endpoint import extra_headers
 
@@ -95,13 +96,6 @@ def _data_url(data: bytes, content_type: str | None) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _json(resp: UpstreamResponse, route: Route) -> Any:
-    try:
-        return orjson.loads(resp.body) if resp.body.strip() else None
-    except orjson.JSONDecodeError:
-        raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
-
-
 def _progress(value: Any) -> int | None:
     match = _PROGRESS.search(value) if isinstance(value, str) else None
     return min(99, int(match.group(1))) if match else None
@@ -141,7 +135,7 @@ class MidjourneyTaskAdapter:
     def parse_submit(self, resp: UpstreamResponse, route: Route) -> UpstreamTask:
         if resp.status >= 400 and resp.status != 404:
             raise self.map_error(resp, route)
-        body = _json(resp, route)
+        body = json_body(resp, route)
         if not isinstance(body, dict):
             raise UpstreamBadResponse(f"The upstream of {route.name} sent an unexpected answer.")
         code = body.get("code")
@@ -170,7 +164,7 @@ class MidjourneyTaskAdapter:
     def parse_poll(self, resp: UpstreamResponse, task: UpstreamTask, route: Route) -> TaskPoll:
         if resp.status >= 400:
             raise self.map_error(resp, route)
-        body = _json(resp, route)
+        body = json_body(resp, route)
         if body is None:
             return TaskFailed(
                 UpstreamError(
@@ -198,7 +192,7 @@ class MidjourneyTaskAdapter:
         return UpstreamRequest("GET", f"{_base(route)}/task/list", _headers(route))
 
     def parse_find(self, resp: UpstreamResponse, marker: str, route: Route) -> UpstreamTask | None:
-        body = _json(resp, route)
+        body = json_body(resp, route)
         if not isinstance(body, list):
             raise UpstreamBadResponse(f"The upstream of {route.name} sent an unexpected list.")
         for item in body:

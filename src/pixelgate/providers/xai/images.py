@@ -43,7 +43,7 @@ from pixelgate.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse
+from pixelgate.providers.base import Route, UpstreamRequest, UpstreamResponse, json_body
 from pixelgate.providers.openai.endpoint import extra_headers
 from pixelgate.providers.openai.errors import retry_after
 from pixelgate.providers.openai.images import strip_data_prefix
@@ -81,10 +81,7 @@ class XaiImagesAdapter:
         return UpstreamRequest("POST", f"{base}/images/{operation}", headers, orjson.dumps(body))
 
     def from_upstream(self, resp: UpstreamResponse, req: ImageRequest, route: Route) -> ImageResult:
-        try:
-            body = orjson.loads(resp.body)
-        except orjson.JSONDecodeError:
-            raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
+        body = json_body(resp, route)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamBadResponse(f"The upstream of {route.name} sent no image data.")
         images = []
