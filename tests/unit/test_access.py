@@ -84,3 +84,14 @@ def test_parse_limits_patches_and_validates() -> None:
     for bad in ({"rpm_limit": 0}, {"enabled": "yes"}, {"allowed_models": "a"}, {"group": ""}):
         with pytest.raises(InvalidParameter):
             parse_limits(bad, base)
+
+
+def test_parse_limits_refuses_a_group_that_is_not_configured() -> None:
+    groups = {"default", "partners"}
+    assert parse_limits({"group": "partners"}, KeyLimits(), groups).group == "partners"
+    with pytest.raises(InvalidParameter, match="configured groups: default, partners"):
+        parse_limits({"group": "nope"}, KeyLimits(), groups)
+    # A key left in a group the config no longer has cannot be saved until it is moved.
+    with pytest.raises(InvalidParameter):
+        parse_limits({"rpm_limit": 3}, KeyLimits(group="gone"), groups)
+    assert parse_limits({"rpm_limit": 3}, KeyLimits(group="gone")).rpm_limit == 3

@@ -87,13 +87,7 @@ def _refuse_unknown(body: dict[str, Any], allowed: frozenset[str]) -> None:
 
 
 def _limits(services: Services, body: dict[str, Any], base: KeyLimits) -> KeyLimits:
-    limits = parse_limits(body, base)
-    if services.prices.multiplier(limits.group) is None:
-        known = ", ".join(sorted(services.prices.groups()))
-        raise InvalidParameter(
-            f"Unknown group {limits.group!r} (configured groups: {known}).", param="group"
-        )
-    return limits
+    return parse_limits(body, base, groups=services.prices.groups())
 
 
 def _name(body: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -158,8 +158,13 @@ def _opt_time(body: Mapping[str, Any], name: str) -> datetime | None:
     return aware(parsed)
 
 
-def parse_limits(body: Mapping[str, Any], base: KeyLimits) -> KeyLimits:
-    """Apply the limit fields present in an admin request body to `base` (null clears)."""
+def parse_limits(
+    body: Mapping[str, Any], base: KeyLimits, groups: Collection[str] | None = None
+) -> KeyLimits:
+    """Apply the limit fields present in an admin request body to `base` (null clears).
+
+    With `groups` (the configured price groups), a key left in any other group is refused:
+    its requests would all fail with `group_not_configured`."""
     changes: dict[str, Any] = {}
     for name in ("unlimited", "enabled"):
         if name in body:
@@ -190,4 +195,10 @@ def parse_limits(body: Mapping[str, Any], base: KeyLimits) -> KeyLimits:
         if not isinstance(group, str) or not group.strip() or len(group) > 64:
             raise InvalidParameter("group must be a non-empty string.", param="group")
         changes["group"] = group.strip()
-    return dataclasses.replace(base, **changes)
+    limits = dataclasses.replace(base, **changes)
+    if groups is not None and limits.group not in groups:
+        known = ", ".join(sorted(groups))
+        raise InvalidParameter(
+            f"Unknown group {limits.group!r} (configured groups: {known}).", param="group"
+        )
+    return limits
