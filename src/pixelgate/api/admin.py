@@ -115,6 +115,7 @@ async def _balance_json(services: Services, key_id: str) -> dict[str, int | None
         b = await ledger.balance(conn, key_id)
     return {
         "credited_micros": b.credited,
+        "debited_micros": b.debited,
         "spent_micros": b.committed,
         "reserved_micros": b.outstanding,
         "available_micros": b.available,
