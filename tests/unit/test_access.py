@@ -81,7 +81,14 @@ def test_parse_limits_patches_and_validates() -> None:
     assert out.expires_at == datetime(2031, 1, 1, tzinfo=UTC)
     zoned = parse_limits({"expires_at": "2031-01-01T02:00:00+02:00"}, base).expires_at
     assert zoned is not None and zoned.utcoffset() == timedelta(0) and zoned.hour == 0
-    for bad in ({"rpm_limit": 0}, {"enabled": "yes"}, {"allowed_models": "a"}, {"group": ""}):
+    too_big = ({"rpm_limit": 2**31}, {"daily_limit_micros": 2**63})  # would not fit a column
+    for bad in (
+        {"rpm_limit": 0},
+        {"enabled": "yes"},
+        {"allowed_models": "a"},
+        {"group": ""},
+        *too_big,
+    ):
         with pytest.raises(InvalidParameter):
             parse_limits(bad, base)
 

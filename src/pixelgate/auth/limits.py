@@ -17,7 +17,16 @@ from typing import Any
 
 from pixelgate.errors import InvalidParameter
 
-__all__ = ["LIMIT_INPUTS", "KeyLimits", "aware", "ip_allowed", "model_allowed", "parse_limits"]
+__all__ = [
+    "INT32_MAX",
+    "INT64_MAX",
+    "LIMIT_INPUTS",
+    "KeyLimits",
+    "aware",
+    "ip_allowed",
+    "model_allowed",
+    "parse_limits",
+]
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -118,12 +127,18 @@ def ip_allowed(limits: KeyLimits, address: str | None) -> bool:
 # --- parsing admin input ------------------------------------------------------------------
 
 
-def _opt_int(body: Mapping[str, Any], name: str, minimum: int) -> int | None:
+INT32_MAX = 2**31 - 1  # rpm_limit, concurrency_limit: INTEGER columns
+INT64_MAX = 2**63 - 1  # money: BIGINT columns
+
+
+def _opt_int(body: Mapping[str, Any], name: str, minimum: int, maximum: int) -> int | None:
     value = body[name]
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidParameter(f"{name} must be an integer ≥ {minimum}, or null.", param=name)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidParameter(
+            f"{name} must be an integer from {minimum} to {maximum}, or null.", param=name
+        )
     return value
 
 
@@ -171,10 +186,10 @@ def parse_limits(
             changes[name] = _opt_bool(body, name)
     for name in ("daily_limit", "monthly_limit"):
         if name + "_micros" in body:
-            changes[name] = _opt_int(body, name + "_micros", 0)
+            changes[name] = _opt_int(body, name + "_micros", 0, INT64_MAX)
     for name in ("rpm_limit", "concurrency_limit"):
         if name in body:
-            changes[name] = _opt_int(body, name, 1)
+            changes[name] = _opt_int(body, name, 1, INT32_MAX)
     if "expires_at" in body:
         changes["expires_at"] = _opt_time(body, "expires_at")
     if "allowed_models" in body:
