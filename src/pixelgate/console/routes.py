@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 from pixelgate.console import (
     views_auth,
     views_deployments,
+    views_key_limits,
     views_keys,
     views_playground,
     views_requests,
@@ -29,6 +30,8 @@ def console_routes() -> list[BaseRoute]:
                 Route("/keys", views_keys.keys_page, methods=["GET"]),
                 Route("/keys", views_keys.create_key, methods=["POST"]),
                 Route("/keys/{key_id}/revoke", views_keys.revoke_key, methods=["POST"]),
+                Route("/keys/{key_id}/limits", views_key_limits.save_limits, methods=["POST"]),
+                Route("/keys/{key_id}/credit", views_key_limits.adjust_credit, methods=["POST"]),
                 Route("/usage", views_usage.usage_page, methods=["GET"]),
                 Route("/usage.csv", views_usage.usage_csv, methods=["GET"]),
                 Route("/requests", views_requests.requests_page, methods=["GET"]),

@@ -1,4 +1,5 @@
-// pixelgate console: copy buttons, confirmations and the playground. No dependencies.
+// pixelgate console: copy buttons, confirmations, the key editor, the playground and live
+// task rows. No dependencies.
 "use strict";
 
 function copyFrom(selector, button) {
@@ -255,3 +256,12 @@ function initPlayground() {
 }
 
 document.addEventListener("DOMContentLoaded", initPlayground);
+
+// ---- keys: ticking a model means "only the ticked ones" --------------------------------
+
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || box.name !== "allowed_models" || !box.checked) return;
+  const only = box.form && box.form.querySelector("input[name=models][value=only]");
+  if (only) only.checked = true;
+});
