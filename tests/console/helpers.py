@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import httpx
 
@@ -49,3 +51,35 @@ def run_playground(
         files=uploads or None,
         headers={"X-CSRF-Token": csrf_of(page.text)},
     )
+
+
+def start_worker(gw: Gateway, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+    """`pixelgate worker` on the gateway's database and data dir (for a gateway started with
+    PIXELGATE_RUN_WORKER=false, whose tasks wait until a worker runs)."""
+    log = open(gw.data_dir / log_name, "wb")  # noqa: SIM115 - owned by the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "pixelgate.cli", "worker"], env=gw.env, stdout=log, stderr=log
+    )
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def submit_task(gw: Gateway, secret: str, prompt: str, **body: object) -> str:
+    """An async sandbox generation through the API; returns its task id."""
+    resp = httpx.post(
+        gw.base_url + "/v1/images/generations",
+        headers={"Authorization": f"Bearer {secret}"},
+        json={"model": "sandbox-image", "prompt": prompt, "size": "64x64", "async": True, **body},
+        timeout=60,
+    )
+    assert resp.status_code == 200, resp.text
+    task_id = resp.json()["task_id"]
+    assert isinstance(task_id, str)
+    return task_id

@@ -12,6 +12,7 @@ from pixelgate.console import (
     views_keys,
     views_playground,
     views_requests,
+    views_tasks,
     views_usage,
 )
 
@@ -35,6 +36,7 @@ def console_routes() -> list[BaseRoute]:
                 Route("/usage", views_usage.usage_page, methods=["GET"]),
                 Route("/usage.csv", views_usage.usage_csv, methods=["GET"]),
                 Route("/requests", views_requests.requests_page, methods=["GET"]),
+                Route("/tasks.json", views_tasks.tasks_json, methods=["GET"]),
                 Route("/playground", views_playground.playground_page, methods=["GET"]),
                 Route("/playground/run", views_playground.playground_run, methods=["POST"]),
                 Route("/deployments", views_deployments.deployments_page, methods=["GET"]),
