@@ -105,6 +105,7 @@ def test_playground_generates_as_the_picked_key_and_the_gallery_shows_it(gw: Gat
     assert resp.status_code == 200, resp.text
     result = resp.json()
     assert result["status"] == 200 and result["request_id"].startswith("req_")
+    assert (result["cost_micros"], result["cost"]) == (2000, "$0.0020")  # two 1K images
     urls = [item["url"] for item in result["response"]["data"]]
     assert len(urls) == 2 and all("b64_json" not in item for item in result["response"]["data"])
     image = Image.open(io.BytesIO(httpx.get(urls[0]).content))

@@ -190,6 +190,7 @@ def test_credit_add_subtract_once_and_never_below_zero(gw: Gateway, admin: httpx
     own = me.get("/console/keys").text
     assert balance_cell(own, key_id) == "$0.0040"
     assert "/limits" not in own and "/credit" not in own and "Add credit" not in own
+    assert 'id="own-balance">$0.0040<' in me.get("/console/usage").text
 
 
 def test_only_the_admin_with_its_csrf_token_may_edit(gw: Gateway, admin: httpx.Client) -> None:

@@ -233,6 +233,7 @@ function initPlayground() {
     const meta = [];
     if (result.status) meta.push("HTTP " + result.status);
     if (result.request_id) meta.push("request " + result.request_id);
+    if (result.cost) meta.push("cost " + result.cost);
     if (result.dropped_params) meta.push("dropped: " + result.dropped_params);
     $("pg-meta").textContent = meta.join(" · ");
     if (answer.error) { showError(answer.error.message || "The request failed."); return; }
