@@ -93,7 +93,7 @@ async def tasks_json(request: Request) -> Response:
         return JSONResponse(
             {"error": {"message": "Your console session has ended; sign in again."}},
             status_code=401,
-            headers={"Cache-Control": "no-store"},
+            headers=SECURITY_HEADERS,
         )
     ids = [i for i in request.query_params.get("ids", "").split(",") if i]
     if ids:
@@ -101,5 +101,4 @@ async def tasks_json(request: Request) -> Response:
         rows = await task_rows(request, found)
     else:
         rows = await recent_task_rows(request, who)
-    headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "Content-Security-Policy"}
-    return JSONResponse({"tasks": rows}, headers=headers)
+    return JSONResponse({"tasks": rows}, headers=SECURITY_HEADERS)
