@@ -1,8 +1,10 @@
 """The console in a real browser against a running gateway, as a new user would use it:
 sign in with the admin key, create a key (copied to the clipboard), generate and edit in the
 playground on the sandbox, find the images in the requests gallery, look at usage, sign in
-with the client key, revoke it and see a request with it refused. Screenshots go to
-test-artifacts/console/."""
+with the client key, revoke it and see a request with it refused. Then, on a gateway whose
+tasks wait for a worker: limit a key to one model and make it metered through the form,
+credit it, see the limits enforced by the API, and watch an async task turn from pending to
+completed on the Requests page without a reload. Screenshots go to test-artifacts/console/."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.console.helpers import start_worker, stop_worker
 from tests.fakes.images import image_bytes
 from tests.support.gateway import Gateway, start_gateway
 
@@ -171,4 +174,127 @@ def test_new_user_journey_from_the_console(
 
     assert errors == [] and external == []
     mine.close()
+    context.close()
+
+
+LIMITS_CONFIG = """
+providers:
+  local: {type: sandbox}
+deployments:
+  - {model: house-style, provider: local, upstream_model: sandbox-image}
+"""
+
+
+@pytest.fixture(scope="module")
+def gw_tasks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway whose tasks wait for a worker the test starts (so it sees them pending)."""
+    tmp = tmp_path_factory.mktemp("browser-tasks")
+    (tmp / "pixelgate.yaml").write_text(LIMITS_CONFIG)
+    gw = start_gateway(
+        tmp / "data",
+        None,
+        PIXELGATE_ADMIN_KEY=ADMIN_KEY,
+        PIXELGATE_CONFIG=str(tmp / "pixelgate.yaml"),
+        PIXELGATE_RUN_WORKER="false",
+    )
+    yield gw
+    gw.stop()
+
+
+def test_limits_credit_and_a_task_finishing_live(
+    browser: Any, gw_tasks: Gateway, artifacts: Path
+) -> None:
+    gw = gw_tasks
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda req: None if req.url.startswith(gw.base_url) else external.append(req.url),
+    )
+    page.goto(gw.base_url + "/console/login")
+    page.fill("#key", ADMIN_KEY)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/keys")
+    page.fill("#name", "metered")
+    page.click("text=Create key")
+    secret = page.input_value("#new-key")
+    key_id = page.get_attribute("#keys-table tbody tr:first-child", "data-key-id")
+    assert key_id and secret.startswith("pg-")
+    headers = {"Authorization": f"Bearer {secret}"}
+    editor, row = f"#edit-{key_id}", f"tr[data-key-id='{key_id}']"
+
+    # Limits: metered (no longer unlimited), and one model only. Ticking the model picks
+    # "only the ticked ones" by itself.
+    page.click(f"{editor} summary")
+    page.uncheck(f"{editor} input[name=unlimited]")
+    page.check(f"{editor} input[name=allowed_models][value='house-style']")
+    assert page.is_checked(f"{editor} input[name=models][value=only]")
+    page.screenshot(path=str(artifacts / "11-key-limits-form.png"), full_page=True)
+    page.click(f"{editor} >> text=Save limits")
+    page.wait_for_selector("#notice")
+    assert page.inner_text("#notice") == "Limits saved."
+    assert "models: house-style" in page.inner_text(f"{row} td.limits")
+    assert page.inner_text(f"{row} td.balance") == "$0.0000"
+
+    def generate(model: str, **body: Any) -> httpx.Response:
+        return httpx.post(
+            gw.base_url + "/v1/images/generations",
+            headers=headers,
+            json={"model": model, "prompt": "a lighthouse", "size": "64x64", **body},
+            timeout=60,
+        )
+
+    refused = generate("sandbox-image")  # not an allowed model
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "model_not_allowed"
+    broke = generate("house-style")  # allowed, but metered with nothing to pay
+    assert broke.status_code == 402 and broke.json()["error"]["code"] == "insufficient_quota"
+
+    # Credit through the form; the balance column shows it and the key can pay.
+    page.click(f"{editor} summary")
+    page.fill(f"{editor} input[name=amount]", "0.05")
+    page.fill(f"{editor} input[name=note]", "browser top-up")
+    page.click(f"{editor} >> text=Add credit")
+    page.wait_for_selector("#notice")
+    assert page.inner_text(f"{row} td.balance") == "$0.0500"
+    page.screenshot(path=str(artifacts / "12-key-credited.png"), full_page=True)
+    assert generate("house-style").status_code == 200
+
+    # An async task: pending on the Requests page until a worker runs it, then completed
+    # in place — the page is never reloaded.
+    created = generate("house-style", **{"async": True})
+    assert created.status_code == 200, created.text
+    task_id = created.json()["task_id"]
+    page.click("nav >> text=Requests")
+    task_row = f"tr[data-task-id='{task_id}']"
+    page.wait_for_selector(task_row)
+    assert page.inner_text(f"{task_row} .task-status .status") == "pending"
+    assert page.inner_text(f"{task_row} .task-cost") == "held $0.0010"
+    page.screenshot(path=str(artifacts / "13-task-pending.png"), full_page=True)
+    page.evaluate("window.pixelgateNotReloaded = true")
+    worker = start_worker(gw)
+    try:
+        wait_until(
+            page,
+            lambda: page.get_attribute(task_row, "data-final") == "true",
+            "the task to finish on the page",
+        )
+    finally:
+        stop_worker(worker)
+    assert page.evaluate("window.pixelgateNotReloaded") is True
+    assert page.inner_text(f"{task_row} .task-status .status") == "completed"
+    assert page.inner_text(f"{task_row} .task-progress span") == "100 %"
+    assert page.inner_text(f"{task_row} .task-cost") == "$0.0010"
+    wait_until(page, lambda: _loaded(page, f"{task_row} td.thumbs img"), "the task's image")
+    src = page.get_attribute(f"{task_row} td.thumbs img", "src")
+    assert src and src.startswith("/v1/files/img_")
+    page.screenshot(path=str(artifacts / "14-task-completed-live.png"), full_page=True)
+
+    # What it all cost: one sync image and one task image, taken from the credit.
+    page.click("nav >> text=Keys")
+    assert page.inner_text(f"{row} td.balance") == "$0.0480"
+    assert errors == [] and external == []
     context.close()

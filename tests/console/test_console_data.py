@@ -1,5 +1,6 @@
-"""The console's queries (console/data.py) on SQLite and PostgreSQL: days in UTC, groups,
-key scoping, thumbnails by request id, deployment statistics, paging."""
+"""The console's queries (console/data.py, data_tasks.py) on SQLite and PostgreSQL: days in
+UTC, groups, key scoping, thumbnails by request id, deployment statistics, paging, balances,
+tasks and what they hold or cost."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pixelgate.console import data
+from pixelgate.billing import ledger
+from pixelgate.console import data, data_tasks
 from pixelgate.core.models import ImageFormat
 from pixelgate.storage.blobs import LocalBlobStore
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.files import FileService
 from pixelgate.storage.migrate import upgrade
-from pixelgate.storage.tables import usage_log
+from pixelgate.storage.tables import tasks, usage_log
+from pixelgate.tasks.models import StoredImage as TaskImage
+from pixelgate.tasks.models import TaskResult, TaskState
 
 DAY = date(2025, 3, 10)
 
@@ -154,3 +158,106 @@ async def test_deployment_stats_error_rate_and_p95(engine: AsyncEngine) -> None:
     assert (sandbox.requests, sandbox.errors, sandbox.p95_latency_ms) == (20, 0, 190)
     assert sandbox.avg_latency_ms == 105
     assert stats["up/x"].error_rate == 0.5
+
+
+def _task(n: int, key_id: str, when: datetime, **over: Any) -> dict[str, Any]:
+    row = {
+        "id": f"task_{n}",
+        "key_id": key_id,
+        "origin": "v1",
+        "family": None,
+        "model": "sandbox-image",
+        "request": "{}",
+        "state": "queued",
+        "progress": None,
+        "result": None,
+        "attempts": 0,
+        "polls": 0,
+        "fetch_failures": 0,
+        "next_poll_at": when,
+        "deadline": when + timedelta(hours=1),
+        "callback_attempts": 0,
+        "base_url": "http://gw",
+        "created_at": when,
+        "updated_at": when,
+    }
+    return row | over
+
+
+async def test_tasks_newest_first_scoped_by_key_and_model(engine: AsyncEngine) -> None:
+    now = datetime.now(UTC)
+    result = TaskResult((TaskImage("img_1", "image/png", int(now.timestamp()) + 60),)).dumps()
+    rows = [_task(i, "key_a" if i % 2 else "key_b", now + timedelta(seconds=i)) for i in range(5)]
+    rows[3] |= {"state": "running", "progress": 40, "model": "mj", "family": "midjourney"}
+    rows[1] |= {"state": "completed", "result": result}
+    async with engine.begin() as conn:
+        await conn.execute(insert(tasks), rows)
+    newest = await data_tasks.recent_tasks(engine, None, limit=3)
+    assert [t.id for t in newest] == ["task_4", "task_3", "task_2"]
+    mine = await data_tasks.recent_tasks(engine, "key_a")
+    assert [t.id for t in mine] == ["task_3", "task_1"]
+    assert (mine[0].state, mine[0].progress, mine[0].family) == (
+        TaskState.RUNNING,
+        40,
+        "midjourney",
+    )
+    assert not mine[0].final and mine[1].final and mine[1].images[0].file_id == "img_1"
+    assert mine[0].created_at.tzinfo is not None
+    assert [t.id for t in await data_tasks.recent_tasks(engine, None, "mj")] == ["task_3"]
+    asked = ["task_0", "task_1", "task_3", "task_nope", "task_1"]
+    assert [t.id for t in await data_tasks.tasks_by_id(engine, asked, "key_a")] == [
+        "task_3",
+        "task_1",
+    ]
+    assert len(await data_tasks.tasks_by_id(engine, asked, None)) == 3
+    assert await data_tasks.tasks_by_id(engine, [], None) == []
+
+
+async def test_task_money_held_while_running_committed_when_finished(engine: AsyncEngine) -> None:
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(tasks),
+            [
+                _task(1, "key_a", now, state="running"),
+                _task(2, "key_a", now, state="completed"),
+                _task(3, "key_b", now, state="failed"),
+                _task(4, "key_b", now),  # unpriced: nothing held
+            ],
+        )
+        await ledger.credit(conn, "key_a", 10_000, "c")
+        for task_id in ("task_1", "task_2"):
+            await ledger.reserve(conn, ledger.Account("key_a"), task_id, 3_000)
+        await ledger.reserve(conn, ledger.Account("key_b", unlimited=True), "task_3", 2_000)
+    later = now + timedelta(seconds=5)
+    await _insert(
+        engine,
+        [
+            _row(1, later, request_id="task_2", cost=1_000, dialect="task"),
+            _row(2, later, request_id="task_3", key_id="key_b", cost=0, status=502),
+            _row(3, now - timedelta(days=1), request_id="task_1", cost=99),  # not this task's
+        ],
+    )
+    rows = await data_tasks.recent_tasks(engine, None)
+    money = await data_tasks.task_money(engine, rows)
+    assert money == {
+        "task_1": data_tasks.TaskMoney(held=3_000, cost=None),
+        "task_2": data_tasks.TaskMoney(held=3_000, cost=1_000),
+        "task_3": data_tasks.TaskMoney(held=2_000, cost=0),
+        "task_4": data_tasks.TaskMoney(),
+    }
+    assert await data_tasks.task_money(engine, []) == {}
+
+
+async def test_balances_and_request_cost(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await ledger.credit(conn, "key_a", 5_000, "a")
+        await ledger.credit(conn, "key_b", 7_000, "b")
+    assert await data.balances(engine, None) == {"key_a": 5_000, "key_b": 7_000}
+    assert await data.balances(engine, "key_b") == {"key_b": 7_000}
+    now = datetime.now(UTC)
+    await _insert(engine, [_row(1, now, cost=1_500)])
+    since = now - timedelta(minutes=1)
+    assert await data.request_cost(engine, "req_1", "key_a", since) == 1_500
+    assert await data.request_cost(engine, "req_1", "key_b", since) is None
+    assert await data.request_cost(engine, "req_2", "key_a", since) is None

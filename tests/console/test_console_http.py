@@ -13,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.console.helpers import create_key, csrf_of, run_playground, sign_in
 from tests.fakes.images import image_bytes
 from tests.support.gateway import Gateway, start_gateway
 
@@ -24,47 +25,6 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     gw = start_gateway(tmp_path_factory.mktemp("console"), None, PIXELGATE_ADMIN_KEY=ADMIN_KEY)
     yield gw
     gw.stop()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html) or re.search(
-        r'data-csrf="([^"]+)"', html
-    )
-    assert found, html[:2000]
-    return found.group(1)
-
-
-def sign_in(gw: Gateway, key: str) -> httpx.Client:
-    client = httpx.Client(base_url=gw.base_url, timeout=60)
-    page = client.get("/console/login")
-    resp = client.post("/console/login", data={"key": key, "csrf": csrf_of(page.text)})
-    assert resp.status_code == 303, resp.text
-    return client
-
-
-def create_key(admin: httpx.Client, name: str) -> tuple[str, str]:
-    page = admin.get("/console/keys")
-    resp = admin.post("/console/keys", data={"name": name, "csrf": csrf_of(page.text)})
-    assert resp.status_code == 200
-    secret = re.search(r'id="new-key"[^>]*value="(pg-[^"]+)"', resp.text)
-    assert secret, resp.text[:3000]
-    key_id = re.search(r'data-key-id="(key_[0-9a-f]+)"', resp.text)
-    assert key_id
-    return key_id.group(1), secret.group(1)
-
-
-def run_playground(
-    client: httpx.Client, body: dict[str, object], key_id: str = "", **files: bytes
-) -> httpx.Response:
-    page = client.get("/console/playground")
-    operation = "edit" if files else "generate"
-    uploads = [(name, (f"{name}.png", data, "image/png")) for name, data in files.items()]
-    return client.post(
-        "/console/playground/run",
-        data={"operation": operation, "body": json.dumps(body), "key_id": key_id},
-        files=uploads or None,
-        headers={"X-CSRF-Token": csrf_of(page.text)},
-    )
 
 
 def test_sign_in_sets_a_strict_httponly_session_and_sign_out_ends_it(gw: Gateway) -> None:
@@ -145,6 +105,7 @@ def test_playground_generates_as_the_picked_key_and_the_gallery_shows_it(gw: Gat
     assert resp.status_code == 200, resp.text
     result = resp.json()
     assert result["status"] == 200 and result["request_id"].startswith("req_")
+    assert (result["cost_micros"], result["cost"]) == (2000, "$0.0020")  # two 1K images
     urls = [item["url"] for item in result["response"]["data"]]
     assert len(urls) == 2 and all("b64_json" not in item for item in result["response"]["data"])
     image = Image.open(io.BytesIO(httpx.get(urls[0]).content))

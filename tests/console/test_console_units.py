@@ -1,13 +1,27 @@
 """Console pieces on their own: session cookies and CSRF, the playground's fields from model
-contracts, and the usage chart."""
+contracts, the usage chart, money, and the keys page's limits and credit forms."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
+import pytest
+from starlette.datastructures import FormData
+
+from pixelgate.auth.limits import KeyLimits, parse_limits
 from pixelgate.catalog import load_catalog
 from pixelgate.console.chart import daily_chart
 from pixelgate.console.data import DayUsage
+from pixelgate.console.key_forms import (
+    Adjustment,
+    form_values,
+    limit_notes,
+    limits_body,
+    model_choices,
+    read_adjustment,
+    submitted_values,
+)
+from pixelgate.console.money import format_money, parse_amount, units
 from pixelgate.console.playground import field_specs, model_specs
 from pixelgate.console.session import SESSION_SECONDS, SessionSigner
 from pixelgate.core.models import Operation
@@ -82,3 +96,133 @@ def test_chart_draws_a_bar_and_a_point_per_day_with_escaped_titles() -> None:
     assert str(daily_chart([])) == ""
     flat = str(daily_chart([DayUsage(date(2025, 1, 1), 0, 0, 0)]))
     assert 'height="0.0"' in flat  # an empty day draws no bar, and nothing divides by zero
+
+
+def test_money_in_the_account_currency() -> None:
+    assert format_money(6000, "USD") == "$0.0060"
+    assert format_money(1250, "USD") == "$0.00125"  # more decimals only when it has them
+    assert format_money(12_000_000, "EUR") == "€12.0000"
+    assert format_money(-500, "USD") == "-$0.0005"
+    assert format_money(7, "CHF") == "0.000007 CHF"
+    assert units(10_000_000) == "10" and units(1250) == "0.00125" and units(0) == "0"
+    assert parse_amount(" 0.5 ", "Amount") == 500_000
+    for bad in ("x", "-1", "0.0000001", "1e30"):
+        with pytest.raises(ValueError, match=r"^Amount: "):
+            parse_amount(bad, "Amount")
+
+
+def _form(**fields: str | list[str]) -> FormData:
+    items: list[tuple[str, str]] = []
+    for name, value in fields.items():
+        items += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
+    return FormData(items)
+
+
+def test_limits_form_reads_into_the_admin_api_body() -> None:
+    body = limits_body(
+        _form(
+            enabled="on",
+            daily_limit="1.5",
+            monthly_limit="",
+            rpm_limit="60",
+            concurrency_limit="two",
+            models="only",
+            allowed_models=["b", "a", "a"],
+            allowed_ips="10.0.0.0/8,  192.0.2.7\n",
+            expires_at="2031-01-31T00:00",
+            group="partners",
+        )
+    )
+    assert body == {
+        "unlimited": False,  # an unticked box is not sent
+        "enabled": True,
+        "expires_at": "2031-01-31T00:00",
+        "daily_limit_micros": 1_500_000,
+        "monthly_limit_micros": None,
+        "rpm_limit": 60,
+        "concurrency_limit": "two",  # left for parse_limits to refuse with its message
+        "allowed_models": ["a", "b"],
+        "allowed_ips": ["10.0.0.0/8", "192.0.2.7"],
+        "group": "partners",
+    }
+    everything = limits_body(_form(models="all", allowed_models=["a"]))
+    assert everything["allowed_models"] is None and everything["allowed_ips"] is None
+    assert limits_body(_form(models="only"))["allowed_models"] == []  # no model at all
+
+
+def _as_sent(values: dict[str, object]) -> FormData:
+    """The form a browser sends for these field values (ticked boxes only)."""
+    fields: dict[str, str | list[str]] = {}
+    for name, value in values.items():
+        if isinstance(value, bool):
+            if value:
+                fields[name] = "on"
+        elif isinstance(value, list):
+            fields[name] = [str(v) for v in value]
+        else:
+            fields[name] = str(value)
+    return _form(**fields)
+
+
+def test_saving_the_form_unchanged_keeps_the_limits() -> None:
+    stored = [
+        KeyLimits(),
+        KeyLimits(
+            unlimited=False,
+            enabled=False,
+            expires_at=datetime(2031, 1, 31, 12, 30, tzinfo=UTC),
+            daily_limit=1250,
+            monthly_limit=30_000_000,
+            allowed_models=("a", "b"),
+            allowed_ips=("10.0.0.0/8",),
+            rpm_limit=60,
+            concurrency_limit=2,
+            group="partners",
+        ),
+        KeyLimits(allowed_models=()),
+    ]
+    for limits in stored:
+        sent = _as_sent(form_values(limits))
+        assert parse_limits(limits_body(sent), KeyLimits()) == limits
+        assert submitted_values(sent) == form_values(limits)  # shown again as typed
+
+
+def test_limit_notes_and_model_choices() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    limits = KeyLimits(
+        unlimited=False,
+        enabled=False,
+        expires_at=datetime(2029, 1, 1, tzinfo=UTC),
+        daily_limit=2_000_000,
+        rpm_limit=5,
+        allowed_models=(),
+        group="partners",
+    )
+    notes = limit_notes(limits, lambda m: format_money(m, "USD"), now)
+    assert notes == [
+        ("disabled", "bad"),
+        ("expired 2029-01-01 00:00", "bad"),
+        ("$2.0000 a day", ""),
+        ("5 requests/min", ""),
+        ("models: none", "warn"),
+        ("group partners", ""),
+    ]
+    assert limit_notes(KeyLimits(), str, now) == []
+    kept = KeyLimits(allowed_models=("retired-model",))
+    assert model_choices(["b", "a"], kept) == ["a", "b", "retired-model"]
+
+
+def test_credit_form_reading() -> None:
+    change = read_adjustment(
+        _form(direction="subtract", amount="2", note=" refund ", token="t" * 20)
+    )
+    assert change == Adjustment("subtract", 2_000_000, "refund", "t" * 20)
+    fresh = read_adjustment(_form(direction="add", amount="1", token="short"))
+    assert fresh.token != "short" and len(fresh.token) >= 16 and fresh.note is None
+    for fields, message in (
+        ({"direction": "steal", "amount": "1"}, "Choose"),
+        ({"direction": "add", "amount": "0"}, "more than 0"),
+        ({"direction": "add", "amount": "1", "note": "n" * 201}, "200 characters"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            read_adjustment(_form(**fields))

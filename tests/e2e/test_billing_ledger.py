@@ -48,6 +48,7 @@ def test_fifty_parallel_requests_never_overdraw(billed: Gateway) -> None:
     balance = state["balance"]
     assert balance == {
         "credited_micros": 10_000,
+        "debited_micros": 0,
         "spent_micros": 10_000,
         "reserved_micros": 0,
         "available_micros": 0,

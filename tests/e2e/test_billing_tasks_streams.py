@@ -71,6 +71,7 @@ def test_failed_task_is_released(billed: Gateway) -> None:
     balance = key_state(billed, key_id)["balance"]
     assert balance == {
         "credited_micros": 5 * TIER_1K,
+        "debited_micros": 0,
         "spent_micros": 0,
         "reserved_micros": 0,
         "available_micros": 5 * TIER_1K,

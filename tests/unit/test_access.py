@@ -81,6 +81,24 @@ def test_parse_limits_patches_and_validates() -> None:
     assert out.expires_at == datetime(2031, 1, 1, tzinfo=UTC)
     zoned = parse_limits({"expires_at": "2031-01-01T02:00:00+02:00"}, base).expires_at
     assert zoned is not None and zoned.utcoffset() == timedelta(0) and zoned.hour == 0
-    for bad in ({"rpm_limit": 0}, {"enabled": "yes"}, {"allowed_models": "a"}, {"group": ""}):
+    too_big = ({"rpm_limit": 2**31}, {"daily_limit_micros": 2**63})  # would not fit a column
+    for bad in (
+        {"rpm_limit": 0},
+        {"enabled": "yes"},
+        {"allowed_models": "a"},
+        {"group": ""},
+        *too_big,
+    ):
         with pytest.raises(InvalidParameter):
             parse_limits(bad, base)
+
+
+def test_parse_limits_refuses_a_group_that_is_not_configured() -> None:
+    groups = {"default", "partners"}
+    assert parse_limits({"group": "partners"}, KeyLimits(), groups).group == "partners"
+    with pytest.raises(InvalidParameter, match="configured groups: default, partners"):
+        parse_limits({"group": "nope"}, KeyLimits(), groups)
+    # A key left in a group the config no longer has cannot be saved until it is moved.
+    with pytest.raises(InvalidParameter):
+        parse_limits({"rpm_limit": 3}, KeyLimits(group="gone"), groups)
+    assert parse_limits({"rpm_limit": 3}, KeyLimits(group="gone")).rpm_limit == 3

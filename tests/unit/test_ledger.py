@@ -192,3 +192,39 @@ async def test_stale_request_reservations_are_released(migrated: str) -> None:
         assert (b.committed, b.outstanding, b.available, b.cached) == (1_000, 2_500, 6_500, 6_500)
     finally:
         await engine.dispose()
+
+
+async def test_debit_takes_credit_back_once_and_never_overdraws(migrated: str) -> None:
+    engine = create_engine(migrated)
+    try:
+        await _credit(engine, "k6", 5_000, "c")
+        async with engine.begin() as conn:
+            held = await ledger.reserve(conn, Account("k6"), "req_h", 1_000)
+        async with engine.begin() as conn:
+            assert await ledger.debit(conn, "k6", 1_500, "fix-1", "typo in the top-up")
+            assert not await ledger.debit(conn, "k6", 1_500, "fix-1")  # replay: once only
+        b = await _balance(engine, "k6")
+        assert (b.credited, b.debited, b.outstanding) == (5_000, 1_500, 1_000)
+        assert b.available == b.cached == 2_500
+        # More than is available (the held 1,000 is not available) is refused, nothing kept.
+        with pytest.raises(InsufficientQuota) as info:
+            async with engine.begin() as conn:
+                await ledger.debit(conn, "k6", 2_501, "fix-2")
+        assert "0.002500" in info.value.message
+        async with engine.begin() as conn:
+            await ledger.release(conn, held)
+            assert await ledger.debit(conn, "k6", 2_501, "fix-2")  # the same key, now it fits
+        b = await _balance(engine, "k6")
+        assert (b.debited, b.available, b.cached) == (4_001, 999, 999)
+        async with engine.connect() as conn:
+            notes = (
+                await conn.execute(
+                    select(ledger_entries.c.note).where(ledger_entries.c.kind == "debit")
+                )
+            ).all()
+        assert sorted(str(n.note) for n in notes) == ["None", "typo in the top-up"]
+        with pytest.raises(ValueError):
+            async with engine.begin() as conn:
+                await ledger.debit(conn, "k6", 0, "zero")
+    finally:
+        await engine.dispose()

@@ -87,13 +87,7 @@ def _refuse_unknown(body: dict[str, Any], allowed: frozenset[str]) -> None:
 
 
 def _limits(services: Services, body: dict[str, Any], base: KeyLimits) -> KeyLimits:
-    limits = parse_limits(body, base)
-    if services.prices.multiplier(limits.group) is None:
-        known = ", ".join(sorted(services.prices.groups()))
-        raise InvalidParameter(
-            f"Unknown group {limits.group!r} (configured groups: {known}).", param="group"
-        )
-    return limits
+    return parse_limits(body, base, groups=services.prices.groups())
 
 
 def _name(body: dict[str, Any]) -> str:
@@ -121,6 +115,7 @@ async def _balance_json(services: Services, key_id: str) -> dict[str, int | None
         b = await ledger.balance(conn, key_id)
     return {
         "credited_micros": b.credited,
+        "debited_micros": b.debited,
         "spent_micros": b.committed,
         "reserved_micros": b.outstanding,
         "available_micros": b.available,

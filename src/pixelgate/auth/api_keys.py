@@ -182,6 +182,7 @@ class ApiKeyService:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(**values)
             )
+        self.forget(key_id)  # the new limits apply at once here (other processes: cache_ttl)
         return bool(result.rowcount)
 
     async def revoke(self, key_id: str) -> bool:

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pixelgate.errors import InvalidParameter
 
-__all__ = ["LIMIT_INPUTS", "KeyLimits", "aware", "ip_allowed", "model_allowed", "parse_limits"]
+__all__ = [
+    "INT32_MAX",
+    "INT64_MAX",
+    "LIMIT_INPUTS",
+    "KeyLimits",
+    "aware",
+    "ip_allowed",
+    "model_allowed",
+    "parse_limits",
+]
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -118,12 +127,18 @@ def ip_allowed(limits: KeyLimits, address: str | None) -> bool:
 # --- parsing admin input ------------------------------------------------------------------
 
 
-def _opt_int(body: Mapping[str, Any], name: str, minimum: int) -> int | None:
+INT32_MAX = 2**31 - 1  # rpm_limit, concurrency_limit: INTEGER columns
+INT64_MAX = 2**63 - 1  # money: BIGINT columns
+
+
+def _opt_int(body: Mapping[str, Any], name: str, minimum: int, maximum: int) -> int | None:
     value = body[name]
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidParameter(f"{name} must be an integer ≥ {minimum}, or null.", param=name)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidParameter(
+            f"{name} must be an integer from {minimum} to {maximum}, or null.", param=name
+        )
     return value
 
 
@@ -158,18 +173,23 @@ def _opt_time(body: Mapping[str, Any], name: str) -> datetime | None:
     return aware(parsed)
 
 
-def parse_limits(body: Mapping[str, Any], base: KeyLimits) -> KeyLimits:
-    """Apply the limit fields present in an admin request body to `base` (null clears)."""
+def parse_limits(
+    body: Mapping[str, Any], base: KeyLimits, groups: Collection[str] | None = None
+) -> KeyLimits:
+    """Apply the limit fields present in an admin request body to `base` (null clears).
+
+    With `groups` (the configured price groups), a key left in any other group is refused:
+    its requests would all fail with `group_not_configured`."""
     changes: dict[str, Any] = {}
     for name in ("unlimited", "enabled"):
         if name in body:
             changes[name] = _opt_bool(body, name)
     for name in ("daily_limit", "monthly_limit"):
         if name + "_micros" in body:
-            changes[name] = _opt_int(body, name + "_micros", 0)
+            changes[name] = _opt_int(body, name + "_micros", 0, INT64_MAX)
     for name in ("rpm_limit", "concurrency_limit"):
         if name in body:
-            changes[name] = _opt_int(body, name, 1)
+            changes[name] = _opt_int(body, name, 1, INT32_MAX)
     if "expires_at" in body:
         changes["expires_at"] = _opt_time(body, "expires_at")
     if "allowed_models" in body:
@@ -190,4 +210,10 @@ def parse_limits(body: Mapping[str, Any], base: KeyLimits) -> KeyLimits:
         if not isinstance(group, str) or not group.strip() or len(group) > 64:
             raise InvalidParameter("group must be a non-empty string.", param="group")
         changes["group"] = group.strip()
-    return dataclasses.replace(base, **changes)
+    limits = dataclasses.replace(base, **changes)
+    if groups is not None and limits.group not in groups:
+        known = ", ".join(sorted(groups))
+        raise InvalidParameter(
+            f"Unknown group {limits.group!r} (configured groups: {known}).", param="group"
+        )
+    return limits

@@ -1,5 +1,6 @@
-"""The ledger: append-only entries (credit, reserve, commit, release), each with a unique
-idempotency key, and a per-key balance row kept in step with them in the same transaction.
+"""The ledger: append-only entries (credit, debit, reserve, commit, release), each with a
+unique idempotency key, and a per-key balance row kept in step with them in the same
+transaction.
 
 Every function takes an open connection inside a transaction and leaves committing to the
 caller, so that a request settles in its own short transaction and a task (later) settles in
@@ -40,6 +41,7 @@ __all__ = [
     "Reservation",
     "balance",
     "credit",
+    "debit",
     "load_reservation",
     "open_balance",
     "release",
@@ -84,6 +86,7 @@ class Balance:
     outstanding: int
     available: int
     cached: int | None
+    debited: int = 0  # taken back by an operator (`debit`), not spent on requests
 
 
 def usd(micros: int) -> str:
@@ -131,6 +134,41 @@ async def credit(
         .where(key_balances.c.key_id == key_id)
         .values(available=key_balances.c.available + amount)
     )
+    return True
+
+
+async def debit(
+    conn: AsyncConnection, key_id: str, amount: int, idempotency_key: str, note: str | None = None
+) -> bool:
+    """Take `amount` micro-units back from the key's available balance (a correction, or
+    credit refunded elsewhere); False (and no change) if this idempotency key was used.
+
+    Like a reservation, one conditional statement: InsufficientQuota (the caller rolls
+    back) when the available balance is smaller, so a debit can never overdraw a key."""
+    if amount <= 0:
+        raise ValueError("a debit must be positive")
+    entry = {
+        "key_id": key_id,
+        "kind": "debit",
+        "amount": amount,
+        "idempotency_key": "debit:" + idempotency_key,
+        "metered": True,
+        "note": note[:200] if note else None,
+    }
+    if not await _entry(conn, entry):
+        return False
+    await open_balance(conn, key_id)
+    result = await conn.execute(
+        update(key_balances)
+        .where(key_balances.c.key_id == key_id, key_balances.c.available >= amount)
+        .values(available=key_balances.c.available - amount)
+    )
+    if result.rowcount != 1:
+        have = await _cached(conn, key_id) or 0
+        raise InsufficientQuota(
+            f"The key's available balance ({usd(have)}) is less than the {usd(amount)} to "
+            "take back."
+        )
     return True
 
 
@@ -308,7 +346,8 @@ async def balance(conn: AsyncConnection, key_id: str) -> Balance:
     def total(kind: str, metered: bool | None = None) -> int:
         return sum(v for (k, m), v in sums.items() if k == kind and metered in (None, m))
 
-    credited = total("credit")
+    credited, debited = total("credit"), total("debit")
     outstanding = total("reserve") - total("commit") - total("release")
-    available = credited - total("reserve", True) + total("release", True)
-    return Balance(credited, total("commit"), outstanding, available, await _cached(conn, key_id))
+    available = credited - debited - total("reserve", True) + total("release", True)
+    cached = await _cached(conn, key_id)
+    return Balance(credited, total("commit"), outstanding, available, cached, debited)

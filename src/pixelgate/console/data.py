@@ -1,11 +1,8 @@
 """Every database read the console makes, in one module.
 
-The pages never build queries themselves: they call these functions, so the billing merge
-adds its columns (spend per day, per model, per key; balance and credit per key) here and
-nowhere else. Costs are the `cost` each usage row carries (what the ledger committed).
-
-The tasks merge adds its reads here too (`TASKS:`): tasks by key with state and progress
-for the Requests page.
+The pages never build queries themselves: they call these functions (and, for tasks, the
+ones in `data_tasks.py`). Costs are the `cost` each usage row carries (what the ledger
+committed); balances are the ledger's balance rows.
 
 Scoping is by `key_id`: a console signed in with a client key passes its own key id, and
 every function then returns only that key's rows. None means every key (the admin view).
@@ -24,7 +21,7 @@ from sqlalchemy import Date, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from pixelgate.storage.tables import api_keys, files, usage_log
+from pixelgate.storage.tables import api_keys, files, key_balances, usage_log
 
 __all__ = [
     "DayUsage",
@@ -33,6 +30,7 @@ __all__ = [
     "RequestRow",
     "StoredImage",
     "UsageFilter",
+    "balances",
     "by_key",
     "by_model",
     "daily",
@@ -42,6 +40,7 @@ __all__ = [
     "key_names",
     "models_used",
     "recent_requests",
+    "request_cost",
 ]
 
 
@@ -248,6 +247,36 @@ async def models_used(engine: AsyncEngine, key_id: str | None) -> list[str]:
         stmt = stmt.where(usage_log.c.key_id == key_id)
     async with engine.connect() as conn:
         return sorted(r[0] for r in (await conn.execute(stmt)).all())
+
+
+async def balances(engine: AsyncEngine, key_id: str | None) -> dict[str, int]:
+    """Each key's available balance in micro-units: the ledger's balance row, which every
+    credit, debit, reservation and release moves in the same transaction as its entry."""
+    stmt = select(key_balances.c.key_id, key_balances.c.available)
+    if key_id is not None:
+        stmt = stmt.where(key_balances.c.key_id == key_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return {r.key_id: int(r.available) for r in rows}
+
+
+async def request_cost(
+    engine: AsyncEngine, request_id: str, key_id: str, since: datetime
+) -> int | None:
+    """What the ledger committed for one request of a key made after `since` (its usage
+    row's cost; the key and time narrow the search to an index), None without a row."""
+    stmt = (
+        select(usage_log.c.cost)
+        .where(
+            usage_log.c.key_id == key_id,
+            usage_log.c.created_at >= since,
+            usage_log.c.request_id == request_id,
+        )
+        .limit(1)
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    return int(row.cost or 0) if row is not None else None
 
 
 async def key_names(engine: AsyncEngine) -> dict[str, str]:

@@ -2,13 +2,15 @@
 
 The page's script posts to `/console/playground/run`, which calls the gateway's own
 `/v1/images/*` endpoints in-process (through the whole app: auth, contract, routing,
-usage log) acting for the signed-in key — or, for the admin, for the key picked on the
+usage log, billing) acting for the signed-in key — or, for the admin, for the key picked on the
 page — without ever holding that key's secret. Answers are always signed links
-(`response_format: url`), so the page shows images by URL and the gallery has them.
+(`response_format: url`), so the page shows images by URL and the gallery has them. The
+answer carries what the request cost (its usage row's committed cost).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pixelgate.console import data
 from pixelgate.console.playground import model_specs
-from pixelgate.console.web import page, signer, to_login, viewer
+from pixelgate.console.web import money_of, page, signer, to_login, viewer
 from pixelgate.http.jsonio import JSONResponse
 from pixelgate.http.runner import ACTING_KEY_SCOPE, services_of
 
@@ -95,6 +98,7 @@ async def playground_run(request: Request) -> Response:
             return _error(400, "Pick the key the playground should use.")
         body["response_format"] = "url"
         body.pop("stream", None)
+        started = datetime.now(UTC) - timedelta(seconds=5)
         app = _acting(request.app, key_id)
         base = str(request.base_url).rstrip("/")
         transport = httpx.ASGITransport(app=app)
@@ -115,11 +119,18 @@ async def playground_run(request: Request) -> Response:
         answer = resp.json()
     except ValueError:
         answer = {"error": {"message": resp.text[:500]}}
+    request_id = resp.headers.get("x-request-id")
+    # What it cost: the usage row is written before the answer, with the committed cost.
+    cost = None
+    if request_id:
+        cost = await data.request_cost(services_of(request).engine, request_id, key_id, started)
     return JSONResponse(
         {
             "status": resp.status_code,
-            "request_id": resp.headers.get("x-request-id"),
+            "request_id": request_id,
             "dropped_params": resp.headers.get("x-pixelgate-dropped-params"),
+            "cost_micros": cost,
+            "cost": money_of(request)(cost) if cost is not None else None,
             "response": answer,
         }
     )

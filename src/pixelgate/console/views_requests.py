@@ -1,5 +1,7 @@
-"""Requests: the usage log (status, latency, model, deployment) with each request's stored
-images as thumbnails behind signed links — never base64 in the page.
+"""Requests and tasks: the newest async tasks (refreshed live by console.js through
+views_tasks.tasks_json until they finish), then the usage log (status, latency, model,
+deployment, cost) with each request's stored images as thumbnails behind signed links —
+never base64 in the page.
 
 Only images stored by the gateway have thumbnails: answers with `response_format: url`, and
 base64 answers kept for an Idempotency-Key replay. A plain `b64_json` answer stores nothing.
@@ -13,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pixelgate.console import data
+from pixelgate.console.views_tasks import recent_task_rows
 from pixelgate.console.web import page, to_login, viewer
 from pixelgate.http.runner import services_of
 
@@ -49,6 +52,7 @@ async def requests_page(request: Request) -> Response:
         "requests.html",
         rows=rows,
         thumbs=thumbs,
+        tasks=await recent_task_rows(request, who),
         cursor=cursor,
         key_filter=key_filter if who.is_admin else None,
         model=model,

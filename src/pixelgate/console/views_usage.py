@@ -1,5 +1,6 @@
 """Usage: images and requests per day (chart), per model and per key, with filters and a
-CSV export, spend included (micro-units of the account currency and as an amount)."""
+CSV export, spend included (micro-units of the account currency and as an amount); a key's
+own console also shows its balance."""
 
 from __future__ import annotations
 
@@ -45,9 +46,11 @@ async def usage_page(request: Request) -> Response:
     who = await viewer(request)
     if who is None:
         return to_login(request)
-    engine = services_of(request).engine
+    services = services_of(request)
+    engine = services.engine
     flt = usage_filter(request, who)
     days = await data.daily(engine, flt)
+    own = await services.keys.get(who.key_id) if who.key_id else None
     return page(
         request,
         who,
@@ -66,6 +69,8 @@ async def usage_page(request: Request) -> Response:
         names=await data.key_names(engine) if who.is_admin else {},
         model_choices=await data.models_used(engine, who.scope),
         query=request.url.query,
+        own_unlimited=own.limits.unlimited if own else None,
+        own_balance=(await data.balances(engine, own.id)).get(own.id, 0) if own else 0,
     )
 
 

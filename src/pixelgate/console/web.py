@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from pixelgate.console.money import format_money
 from pixelgate.console.session import Session, SessionSigner
 from pixelgate.http.runner import services_of
 from pixelgate.services import secret_key
@@ -29,6 +30,7 @@ __all__ = [
     "forbidden",
     "is_https",
     "issue_cookie",
+    "money_of",
     "page",
     "signer",
     "to_login",
@@ -158,13 +160,25 @@ def to_login(request: Request) -> Response:
     return RedirectResponse(f"{PATH}/login", status_code=303)
 
 
+def money_of(request: Request) -> partial[str]:
+    """Micro-units → an amount in the account currency (`money(6000)` → "$0.0060")."""
+    return partial(format_money, currency=services_of(request).prices.currency)
+
+
 def page(
     request: Request, who: Viewer | None, template: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
     html = (
         _templates()
         .get_template(template)
-        .render(viewer=who, path=request.url.path, prefix=PATH, **context)
+        .render(
+            viewer=who,
+            path=request.url.path,
+            prefix=PATH,
+            currency=services_of(request).prices.currency,
+            money=money_of(request),
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 

@@ -31,6 +31,7 @@ __all__ = [
     "public_status",
     "render_created",
     "render_task",
+    "status_of",
 ]
 
 _STATUS = {
@@ -57,8 +58,13 @@ def parse_options(native: dict[str, Any], form: bool = False) -> AsyncOptions:
     return AsyncOptions(run_async, callback)
 
 
+def status_of(state: TaskState) -> str:
+    """The public status (pending, processing, completed, failed) of a task state."""
+    return _STATUS[state]
+
+
 def public_status(task: Task) -> str:
-    return _STATUS[task.state]
+    return status_of(task.state)
 
 
 def poll_url(task: Task) -> str:

@@ -1,4 +1,5 @@
-// pixelgate console: copy buttons, confirmations and the playground. No dependencies.
+// pixelgate console: copy buttons, confirmations, the key editor, the playground and live
+// task rows. No dependencies.
 "use strict";
 
 function copyFrom(selector, button) {
@@ -232,6 +233,7 @@ function initPlayground() {
     const meta = [];
     if (result.status) meta.push("HTTP " + result.status);
     if (result.request_id) meta.push("request " + result.request_id);
+    if (result.cost) meta.push("cost " + result.cost);
     if (result.dropped_params) meta.push("dropped: " + result.dropped_params);
     $("pg-meta").textContent = meta.join(" · ");
     if (answer.error) { showError(answer.error.message || "The request failed."); return; }
@@ -255,3 +257,107 @@ function initPlayground() {
 }
 
 document.addEventListener("DOMContentLoaded", initPlayground);
+
+// ---- keys: ticking a model means "only the ticked ones" --------------------------------
+
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || box.name !== "allowed_models" || !box.checked) return;
+  const only = box.form && box.form.querySelector("input[name=models][value=only]");
+  if (only) only.checked = true;
+});
+
+// ---- requests page: live task rows ---------------------------------------------------
+// Rows of tasks still pending or processing are refreshed from /console/tasks.json (the
+// same session, scoped like the page) until every one of them is final.
+
+function taskCell(row, name) {
+  return row.querySelector("td.task-" + name);
+}
+
+function renderTask(row, task) {
+  const status = document.createElement("span");
+  status.className = "status " + task.style;
+  status.title = task.state;
+  status.textContent = task.status;
+  const statusCell = taskCell(row, "status");
+  statusCell.replaceChildren(status);
+  if (task.error) {
+    const error = document.createElement("div");
+    error.className = "tiny muted";
+    error.textContent = task.error;
+    statusCell.append(error);
+  }
+  const progressCell = taskCell(row, "progress");
+  if (task.progress === null || task.progress === undefined) {
+    const none = document.createElement("span");
+    none.className = "muted";
+    none.textContent = "—";
+    progressCell.replaceChildren(none);
+  } else {
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = task.progress;
+    const text = document.createElement("span");
+    text.textContent = task.progress + " %";
+    progressCell.replaceChildren(bar, " ", text);
+  }
+  taskCell(row, "updated").textContent = task.updated;
+  taskCell(row, "cost").textContent = task.cost;
+  const thumbs = task.thumbs.map((src) => {
+    const link = document.createElement("a");
+    link.href = src;
+    link.target = "_blank";
+    link.rel = "noopener";
+    const img = document.createElement("img");
+    img.src = src;
+    img.alt = "result of " + task.id;
+    img.width = 64;
+    img.height = 64;
+    link.append(img);
+    return link;
+  });
+  taskCell(row, "thumbs").replaceChildren(...thumbs);
+  row.dataset.final = task.final ? "true" : "false";
+}
+
+function initTaskPolling() {
+  const table = document.getElementById("tasks-table");
+  if (!table || !table.dataset.poll) return;
+  const interval = Number(table.dataset.interval) || 2000;
+  const active = () => Array.from(table.querySelectorAll("tr[data-task-id][data-final=false]"));
+
+  async function poll() {
+    const rows = active();
+    if (!rows.length) return;  // every task is final: nothing left to watch
+    if (!document.hidden) {
+      const ids = rows.map((row) => row.dataset.taskId).join(",");
+      let resp;
+      try {
+        resp = await fetch(table.dataset.poll + "?ids=" + encodeURIComponent(ids), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+      } catch (err) {
+        resp = null;  // the gateway restarting: try again at the next tick
+      }
+      if (resp && resp.status === 401) return;  // the session ended: stop
+      if (resp && resp.ok) {
+        const body = await resp.json();
+        const seen = new Set();
+        for (const task of body.tasks || []) {
+          const row = table.querySelector(`tr[data-task-id="${CSS.escape(task.id)}"]`);
+          if (row) renderTask(row, task);
+          seen.add(task.id);
+        }
+        // A task the answer leaves out is no longer this viewer's to see: stop asking.
+        for (const row of rows) if (!seen.has(row.dataset.taskId)) row.dataset.final = "true";
+      }
+    }
+    setTimeout(poll, interval);
+  }
+
+  setTimeout(poll, interval);
+}
+
+document.addEventListener("DOMContentLoaded", initTaskPolling);
