@@ -195,5 +195,6 @@ tasks = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Index("ix_tasks_due", "state", "next_poll_at"),
     Index("ix_tasks_callback", "callback_state", "next_poll_at"),
+    Index("ix_tasks_created", "created_at"),
     Index("ix_tasks_key_created", "key_id", "created_at"),
 )
