@@ -136,3 +136,24 @@ def test_credit_is_idempotent(billed: Gateway) -> None:
     listing = httpx.get(billed.base_url + "/admin/keys", headers=ADMIN_HEADERS).json()["data"]
     mine = next(k for k in listing if k["id"] == key_id)
     assert mine["balance_micros"] == 1_000 and mine["unlimited"] is False
+
+
+def test_debit_takes_credit_back_never_below_zero(billed: Gateway) -> None:
+    key_id, _ = create_key(billed, balance_micros=3_000)
+    url = billed.base_url + f"/admin/keys/{key_id}/debit"
+    first = httpx.post(
+        url, json={"amount_micros": 1_000, "idempotency_key": "d-1"}, headers=ADMIN_HEADERS
+    )
+    again = httpx.post(
+        url, json={"amount_micros": 1_000, "idempotency_key": "d-1"}, headers=ADMIN_HEADERS
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["debited"] is True and again.json()["duplicate"] is True
+    assert again.json()["balance"]["available_micros"] == 2_000
+    assert again.json()["balance"]["debited_micros"] == 1_000
+    too_much = httpx.post(url, json={"amount_micros": 5_000}, headers=ADMIN_HEADERS)
+    assert too_much.status_code == 402, too_much.text
+    after = httpx.get(billed.base_url + f"/admin/keys/{key_id}", headers=ADMIN_HEADERS).json()
+    assert after["balance"]["available_micros"] == 2_000
+    anon = httpx.post(url, json={"amount_micros": 1})
+    assert anon.status_code == 401

@@ -6,6 +6,7 @@
     PATCH /admin/keys/{id}           change limits, allowed models, enabled, name
     DELETE /admin/keys/{id}          revoke
     POST /admin/keys/{id}/credit     add credit (amount_micros, idempotency key)
+    POST /admin/keys/{id}/debit      take credit back (same body; never below zero: 402)
 
 Money is integer micro-units of the account currency in both directions. Unknown body fields
 are refused, so a typo (`daily_limit` for `daily_limit_micros`) cannot silently do nothing.
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -171,8 +173,13 @@ async def key_item(request: Request, services: Services) -> Response:
     )
 
 
-@guarded
-async def credit(request: Request, services: Services) -> Response:
+LedgerEntry = Callable[[AsyncConnection, str, int, str, str | None], Awaitable[bool]]
+
+
+async def _money_entry(
+    request: Request, services: Services, entry: LedgerEntry, verb: str
+) -> Response:
+    """Credit or debit: the same body, idempotency key and answer."""
     key_id = request.path_params["key_id"]
     await _active(services, key_id)
     body = await read_json_object(request)
@@ -189,20 +196,31 @@ async def credit(request: Request, services: Services) -> Response:
     if note is not None and not isinstance(note, str):
         raise InvalidParameter("note must be a string.", param="note")
     async with services.engine.begin() as conn:
-        credited = await ledger.credit(conn, key_id, amount, f"{key_id}:{idem}", note)
+        done = await entry(conn, key_id, amount, f"{key_id}:{idem}", note)
     return JSONResponse(
         {
             "key_id": key_id,
             "amount_micros": amount,
-            "credited": credited,
-            "duplicate": not credited,
+            verb: done,
+            "duplicate": not done,
             "balance": await _balance_json(services, key_id),
         }
     )
+
+
+@guarded
+async def credit(request: Request, services: Services) -> Response:
+    return await _money_entry(request, services, ledger.credit, "credited")
+
+
+@guarded
+async def debit(request: Request, services: Services) -> Response:
+    return await _money_entry(request, services, ledger.debit, "debited")
 
 
 routes = [
     Route("/admin/keys", keys, methods=["GET", "POST"]),
     Route("/admin/keys/{key_id}", key_item, methods=["GET", "PATCH", "DELETE"]),
     Route("/admin/keys/{key_id}/credit", credit, methods=["POST"]),
+    Route("/admin/keys/{key_id}/debit", debit, methods=["POST"]),
 ]
