@@ -369,3 +369,46 @@ def test_error_inside_a_200_and_expired_result_links(env: Env) -> None:
     done = wait(env.gw, created["task_id"])
     assert done["status"] == "failed", done
     assert "could not be downloaded" in done["error"]["message"]
+
+
+def test_sigkill_while_dashscope_tasks_run(tmp_path: Path, database_url: str) -> None:
+    """Kill the gateway while DashScope tasks are submitted and being polled: a new process
+    resumes polling them — each was submitted exactly once and is settled exactly once."""
+    with ExitStack() as stack:
+        ds = dashscope.DashScopeFakeState(task_steps=10**6)  # upstream work stays running
+        ds_url = stack.enter_context(serve(dashscope.create_app(ds)))
+        settings = ", ".join(f"{k}: {v}" for k, v in FAST.items())
+        path = tmp_path / "pixelgate.yaml"
+        path.write_text(f"""
+tasks: {{{settings}}}
+providers:
+  ds: {{type: dashscope, base_url: "{ds_url}/api/v1", api_key: sk-fake-dashscope}}
+deployments:
+  - {{model: wan2.5-t2i-preview, provider: ds}}
+""")
+        env = {"PIXELGATE_CONFIG": str(path), "PIXELGATE_FETCH_ALLOW_NETWORKS": "127.0.0.1/32"}
+        first = start_gateway(tmp_path / "gw", database_url, **env)
+        try:
+            ids = [
+                create(first, {"model": "wan2.5-t2i-preview", "prompt": f"cat {i}"})["task_id"]
+                for i in range(3)
+            ]
+            deadline = time.monotonic() + 60
+            while sum(1 for t in ds.tasks.values() if t.polls >= 2) < 3:
+                assert time.monotonic() < deadline, first.logs()
+                time.sleep(0.1)
+        finally:
+            assert first.proc is not None
+            first.proc.kill()  # SIGKILL: no shutdown, leases stay held
+            first.proc.wait()
+        assert ds.task_submissions == 3
+        ds.task_steps = 0
+        second = start_gateway(tmp_path / "gw", database_url, log_name="gateway2.log", **env)
+        stack.callback(second.stop)
+        for task_id in ids:
+            done = wait(second, task_id, headers=first.headers)
+            assert done["status"] == "completed", done
+            assert image_at(done["data"][0]["url"]).size == (1280, 1280)
+        assert ds.task_submissions == 3  # none submitted twice
+        settled = sorted(r.request_id for r in usage_rows(second) if r.request_id in ids)
+        assert settled == sorted(ids)  # one settle row per task
