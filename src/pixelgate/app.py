@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _tune_gc()
+        await services.start()
         purge = asyncio.create_task(_purge_loop(services))
         worker = asyncio.create_task(services.worker().run()) if settings.run_worker else None
         sweep = asyncio.create_task(

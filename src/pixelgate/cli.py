@@ -104,6 +104,7 @@ async def _run_worker(settings: Settings) -> None:
     from pixelgate.services import build_services
 
     services = build_services(settings)
+    await services.start()
     worker = asyncio.create_task(services.worker().run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

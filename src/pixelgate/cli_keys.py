@@ -18,6 +18,8 @@ from pixelgate.auth.limits import KeyLimits, aware
 from pixelgate.billing import ledger
 from pixelgate.billing.book import build_price_book
 from pixelgate.billing.prices import to_micros
+from pixelgate.scale.redis_broadcast import RedisBroadcast
+from pixelgate.scale.redis_client import redis_client
 from pixelgate.services import load_gateway_config
 from pixelgate.settings import ConfigError, Settings
 from pixelgate.storage.db import create_engine
@@ -109,7 +111,10 @@ def _describe(limits: KeyLimits) -> str:
 
 
 async def run_keys(settings: Settings, args: argparse.Namespace) -> int:
-    service = ApiKeyService(create_engine(settings.effective_database_url))
+    # With Redis, a revocation here reaches the running gateways' key caches at once.
+    client = redis_client(settings.redis_url) if settings.redis_url else None
+    broadcast = RedisBroadcast(client, settings.redis_prefix) if client else None
+    service = ApiKeyService(create_engine(settings.effective_database_url), broadcast=broadcast)
     try:
         if args.action == "create":
             limits = _limits(settings, args)
@@ -153,3 +158,5 @@ async def run_keys(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         await service.engine.dispose()
+        if client is not None:
+            await client.aclose()

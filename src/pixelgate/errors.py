@@ -17,6 +17,8 @@ machine-readable `code`, the OpenAI-style `type` and whether another route may b
     │   └── ModelNotFound (404 model_not_found, param "model")
     ├── InsufficientQuota (402 insufficient_quota)
     ├── RateLimited (429 rate_limit_exceeded, Retry-After)
+    ├── ServiceUnavailable (503 service_unavailable, Retry-After)   a shared service
+    │                                        (Redis for rate limits) cannot be reached
     └── UpstreamError (502 upstream_error, retryable)
         ├── UpstreamAuthError (502, not retryable on the same credential)
         ├── UpstreamRateLimited (429 upstream, retryable)
@@ -43,6 +45,7 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "RequestError",
+    "ServiceUnavailable",
     "UnsupportedMediaType",
     "UpstreamAuthError",
     "UpstreamBadResponse",
@@ -141,6 +144,15 @@ class RateLimited(GatewayError):
     status = 429
     code = "rate_limit_exceeded"
     type = "rate_limit_error"
+
+
+class ServiceUnavailable(GatewayError):
+    """The gateway cannot decide the request because a service it shares with its other
+    processes is down (Redis, holding per-key rate limits). Never retried on another route:
+    no upstream was involved."""
+
+    status = 503
+    code = "service_unavailable"
 
 
 class UpstreamError(GatewayError):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pixelgate.auth.access import AccessGuard
 from pixelgate.auth.api_keys import ApiKeyService
-from pixelgate.auth.ratelimit import LocalLimiter
+from pixelgate.auth.ratelimit import Limiter, LocalLimiter
 from pixelgate.billing.book import PriceBook, build_price_book
 from pixelgate.billing.meter import Meter
 from pixelgate.catalog import Catalog, load_catalog
@@ -20,6 +21,7 @@ from pixelgate.core.router import Router
 from pixelgate.core.safe_fetch import FetchPolicy
 from pixelgate.observability.signals import Signals
 from pixelgate.providers import ProviderSpec, load_providers
+from pixelgate.scale.broadcast import Broadcast, NullBroadcast, Topic
 from pixelgate.settings import GatewayConfig, Settings, load_config
 from pixelgate.storage.blobs import BlobStore, LocalBlobStore
 from pixelgate.storage.db import create_engine
@@ -31,7 +33,17 @@ from pixelgate.tasks.service import TaskService
 from pixelgate.tasks.store import TaskStore
 from pixelgate.tasks.worker import Worker
 
-__all__ = ["Services", "blob_store", "build_services", "load_gateway_config", "secret_key"]
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = [
+    "Services",
+    "blob_store",
+    "build_services",
+    "load_gateway_config",
+    "secret_key",
+    "shared_state",
+]
 
 
 @dataclass
@@ -56,8 +68,18 @@ class Services:
         return Worker(self.tasks, self.router, self.providers, self.executor)
 
     signals: Signals
+    broadcast: Broadcast
+    redis: Redis | None = None
+
+    async def start(self) -> None:
+        """What needs the running event loop: the cross-process subscription."""
+        await self.broadcast.start()
 
     async def aclose(self) -> None:
+        await self.broadcast.aclose()
+        await self.access.limiter.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.tasks.aclose()
         await self.usage.aclose()
         await self.files.aclose()
@@ -93,8 +115,33 @@ def blob_store(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.images_dir)
 
 
+def shared_state(settings: Settings) -> tuple[Redis | None, Limiter, Broadcast]:
+    """Rate limits and cross-process signals: in Redis when PIXELGATE_REDIS_URL is set,
+    else in this process (pixelgate.scale)."""
+    if settings.redis_url is None:
+        return None, LocalLimiter(), NullBroadcast()
+    from pixelgate.scale.redis_broadcast import RedisBroadcast
+    from pixelgate.scale.redis_client import redis_client
+    from pixelgate.scale.redis_limiter import RedisLimiter
+
+    client = redis_client(settings.redis_url)
+    limiter = RedisLimiter(client, settings.redis_prefix, settings.redis_slot_lease_seconds)
+    return client, limiter, RedisBroadcast(client, settings.redis_prefix)
+
+
+def _subscribe(broadcast: Broadcast, keys: ApiKeyService, tasks: TaskService) -> None:
+    tasks.broadcast = broadcast
+    # A lambda, not the bound method: the worker replaces `tasks.wake` when it starts.
+    broadcast.subscribe(Topic.TASK_CREATED, lambda _task_id: tasks.wake())
+    broadcast.subscribe(Topic.TASK_FINAL, tasks.notify)
+    broadcast.subscribe(Topic.KEY_CHANGED, keys.forget)
+    broadcast.on_gap(keys.forget_all)
+    broadcast.on_gap(lambda: tasks.wake())
+
+
 def build_services(settings: Settings) -> Services:
     config, providers = load_gateway_config(settings)
+    redis, limiter, broadcast = shared_state(settings)
     engine = create_engine(settings.effective_database_url)
     blobs = blob_store(settings)
     files = FileService(engine, blobs, secret_key(settings))
@@ -118,11 +165,13 @@ def build_services(settings: Settings) -> Services:
     )
     tasks = TaskService(TaskStore(engine), pipeline, RequestCodec(blobs), config.tasks, policy)
     pipeline.tasks = tasks
+    keys = ApiKeyService(engine, settings.key_cache_seconds, broadcast)
+    _subscribe(broadcast, keys, tasks)
     return Services(
         settings=settings,
         config=config,
         engine=engine,
-        keys=ApiKeyService(engine, settings.key_cache_seconds),
+        keys=keys,
         files=files,
         usage=UsageLog(engine),
         idempotency=IdempotencyStore(engine),
@@ -133,6 +182,8 @@ def build_services(settings: Settings) -> Services:
         providers=providers,
         tasks=tasks,
         prices=prices,
-        access=AccessGuard(LocalLimiter()),
+        access=AccessGuard(limiter),
         signals=Signals(router),
+        broadcast=broadcast,
+        redis=redis,
     )

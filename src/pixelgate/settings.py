@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     fetch_allow_networks: str = ""
     # Run the task worker inside `pixelgate serve` (false: only `pixelgate worker` runs it).
     run_worker: bool = True
+    # Redis, shared by every gateway process (docs/deployment.md, "Redis"): per-key rate
+    # limits and concurrency slots, task wake-ups, API-key cache invalidation. Unset: all of
+    # that stays in the process (exact for one process). A secret: the URL may hold a password.
+    redis_url: SecretStr | None = None
+    # Prepended to every Redis key and channel, so several deployments can share one Redis.
+    redis_prefix: str = Field(default="pixelgate:", min_length=1)
+    # A concurrency slot's lease: renewed while its request runs, so a process that dies
+    # holding slots gives them back this long after its last renewal.
+    redis_slot_lease_seconds: float = Field(default=30.0, ge=3)
 
     @property
     def effective_database_url(self) -> str:

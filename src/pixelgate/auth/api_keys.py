@@ -7,12 +7,13 @@ transaction, so a key never exists without the balance it was created with.
 
 A successful lookup may be remembered for `cache_ttl` seconds (PIXELGATE_KEY_CACHE_SECONDS,
 0 — off — by default), so a burst of requests on one key costs one query per
-key and window instead of one each. That is the bound on revocation: a key revoked through
-this process is refused at once (the entry is dropped), one revoked through another
-process or the CLI is refused at most `cache_ttl` seconds later (and limit changes take
-as long to show). Off by default, so a revocation anywhere is refused at once. Unknown and
-revoked keys
-are never cached, so a new key works at once and guessing fills nothing.
+key and window instead of one each. A key revoked or changed through this process is
+dropped from its cache at once. Other processes learn of it through the `broadcast`: with
+Redis (PIXELGATE_REDIS_URL) every process has dropped the key before the revoking call
+returns (`scale.redis_broadcast`); without Redis, or while it is down, they trust their
+entry for at most `cache_ttl` seconds more (and limit changes take as long to show). Off
+by default, so a revocation anywhere is refused at once. Unknown and revoked keys are never
+cached, so a new key works at once and guessing fills nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pixelgate.auth.limits import KeyLimits
 from pixelgate.billing import ledger
+from pixelgate.scale.broadcast import Broadcast, NullBroadcast, Topic
 from pixelgate.storage.tables import api_keys
 
 __all__ = ["ApiKeyService", "CreatedKey", "KeyInfo", "Principal", "extract_key"]
@@ -84,11 +86,17 @@ def extract_key(headers: Mapping[str, str], query: Mapping[str, str] | None = No
 
 
 class ApiKeyService:
-    def __init__(self, engine: AsyncEngine, cache_ttl: float = 0.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, cache_ttl: float = 0.0, broadcast: Broadcast | None = None
+    ) -> None:
         self.engine = engine
         self.cache_ttl = cache_ttl
+        self.broadcast = broadcast or NullBroadcast()
         # key hash -> (principal, monotonic time it stops being trusted)
         self._cache: dict[str, tuple[Principal, float]] = {}
+        # Bumped by every drop: a lookup that read its row before a revocation and finishes
+        # after the drop must not put the revoked key back in the cache.
+        self._epoch = 0
 
     async def create(
         self, name: str, limits: KeyLimits | None = None, credit: int = 0
@@ -127,6 +135,7 @@ class ApiKeyService:
             if cached[1] > now:
                 return cached[0]
             del self._cache[digest]
+        epoch = self._epoch
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -138,7 +147,7 @@ class ApiKeyService:
         if row is None:
             return None
         principal = Principal(row.id, row.name, KeyLimits.from_row(row))
-        if self.cache_ttl > 0:
+        if self.cache_ttl > 0 and epoch == self._epoch:
             if len(self._cache) >= CACHE_MAX_ENTRIES:
                 del self._cache[next(iter(self._cache))]
             self._cache[digest] = (principal, now + self.cache_ttl)
@@ -182,7 +191,7 @@ class ApiKeyService:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(**values)
             )
-        self.forget(key_id)  # the new limits apply at once here (other processes: cache_ttl)
+        await self._changed(key_id)
         return bool(result.rowcount)
 
     async def revoke(self, key_id: str) -> bool:
@@ -192,14 +201,26 @@ class ApiKeyService:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
-        self.forget(key_id)
+        await self._changed(key_id)
         return bool(result.rowcount)
 
+    async def _changed(self, key_id: str) -> None:
+        """The key's row changed (or is gone): drop it here, then in every other process;
+        even when no row changed, since a cache may still hold a key revoked elsewhere."""
+        self.forget(key_id)
+        await self.broadcast.publish_and_confirm(Topic.KEY_CHANGED, key_id)
+
     def forget(self, key_id: str) -> None:
-        """Drop a key from this process's cache (after a revocation)."""
+        """Drop a key from this process's cache (it was revoked or changed)."""
+        self._epoch += 1
         for digest, (principal, _) in list(self._cache.items()):
             if principal.key_id == key_id:
                 del self._cache[digest]
+
+    def forget_all(self) -> None:
+        """Empty this process's cache (when news of changes may have been missed)."""
+        self._epoch += 1
+        self._cache.clear()
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:

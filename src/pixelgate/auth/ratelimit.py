@@ -1,7 +1,16 @@
 """Per-key request-rate and concurrency limits behind a small interface.
 
-`LocalLimiter` keeps its state in this process: exact for one gateway process, per process
-when several run (a Redis implementation of the same interface is planned for that case).
+Two implementations, chosen in `services.shared_state`:
+
+- `LocalLimiter` (no PIXELGATE_REDIS_URL): state in this process. Exact for one gateway
+  process; with several processes each counts on its own, so a key gets its cap once per
+  process.
+- `scale.redis_limiter.RedisLimiter` (PIXELGATE_REDIS_URL set): state in Redis, exact across
+  every process sharing it (atomic Lua scripts). Concurrency slots are leases renewed while
+  the request runs, so a crashed process's slots come back one lease later; when Redis is
+  unreachable a capped key is refused with 503 (fail closed) — see its docstring.
+
+Both count a request per minute as a sliding window (the last 60 s, not a calendar minute).
 """
 
 from __future__ import annotations
@@ -27,6 +36,10 @@ class Limiter(Protocol):
 
     async def release(self, key_id: str) -> None:
         """Give back a slot taken by `acquire`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop background work (at shutdown, once requests have finished)."""
         ...
 
 
@@ -62,3 +75,6 @@ class LocalLimiter:
             self._slots[key_id] = taken
         else:
             self._slots.pop(key_id, None)
+
+    async def aclose(self) -> None:
+        pass

@@ -2,8 +2,11 @@
 
 A request never polls an upstream. It stores the task, wakes the local worker and — for a
 sync request — waits on an in-process completion signal that the worker fires when it
-commits the task's final state. When the task is finished by another process's worker, one
-shared watcher per process (not one loop per request) notices it in the database.
+commits the task's final state. With Redis (`scale.redis_broadcast`) both signals also
+reach the other processes: every process's worker looks for the new task at once, and a
+request waiting in any process hears that its task is final at once. Without it — or when
+a message is lost — one shared watcher per process (not one loop per request) notices a
+task finished elsewhere in the database, and workers find new tasks on their scan.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pixelgate.core.models import ImageRequest, ImageResult, ResponseFormat
 from pixelgate.core.pipeline import ImageOutcome, OutputImage, Pipeline
 from pixelgate.core.safe_fetch import FetchPolicy, check_url
 from pixelgate.errors import GatewayError, InvalidParameter, NotFound
+from pixelgate.scale.broadcast import Broadcast, NullBroadcast, Topic
 from pixelgate.settings import TasksConfig
 from pixelgate.storage.files import FileService
 from pixelgate.tasks.codec import RequestCodec
@@ -78,6 +82,8 @@ class TaskService:
         self._watcher: asyncio.Task[None] | None = None
         # Set by a worker running in this process, so new tasks start without delay.
         self.wake: Callable[[], None] = lambda: None
+        # Tells the other processes (set up in services.py with their subscriptions).
+        self.broadcast: Broadcast = NullBroadcast()
 
     @property
     def files(self) -> FileService:
@@ -161,6 +167,7 @@ class TaskService:
             await self.codec.discard(blob_keys)
             raise
         self.wake()
+        self.broadcast.publish(Topic.TASK_CREATED, task.id)
         return task
 
     def _quote(self, ctx: RequestContext, req: ImageRequest) -> TaskQuote | None:
@@ -230,8 +237,13 @@ class TaskService:
         assert task is not None
         return task
 
+    def finished(self, task_id: str) -> None:
+        """A worker of this process committed this task's final state."""
+        self.notify(task_id)
+        self.broadcast.publish(Topic.TASK_FINAL, task_id)
+
     def notify(self, task_id: str) -> None:
-        """The worker committed this task's final state."""
+        """This task is final: wake the requests of this process that wait on it."""
         for event in self._waiters.get(task_id, []):
             event.set()
 

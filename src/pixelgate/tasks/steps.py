@@ -380,7 +380,7 @@ class Steps:
             if done:
                 await hook(conn, await self.store.get_in(conn, task.id))
         if done:
-            self.service.notify(task.id)
+            self.service.finished(task.id)
             if task.callback_url:
                 self.due_in(0)
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import secrets
@@ -31,6 +32,15 @@ from pixelgate.tasks.webhooks import WebhookSender
 __all__ = ["Worker"]
 
 log = logging.getLogger("pixelgate.worker")
+
+# The wake-ups the running step asked for (loop times). They are set when the step is over:
+# a timer started earlier could fire before the step commits, find its task still leased,
+# and leave it until the next scan.
+_asked: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "pixelgate_worker_asked", default=None
+)
+# A timer may fire a hair before the wall-clock time a task is due at.
+_MARGIN_SECONDS = 0.01
 
 
 class Worker:
@@ -56,8 +66,14 @@ class Worker:
 
     def due_in(self, seconds: float) -> None:
         """A task will be due in `seconds`: look again then rather than at the next scan."""
-        if seconds < self.config.scan_interval_seconds:
-            asyncio.get_running_loop().call_later(seconds, self._event.set)
+        if seconds >= self.config.scan_interval_seconds:
+            return
+        loop = asyncio.get_running_loop()
+        asked = _asked.get()
+        if asked is None:
+            loop.call_later(seconds + _MARGIN_SECONDS, self._event.set)
+        else:
+            asked.append(loop.time() + seconds + _MARGIN_SECONDS)
 
     async def run(self) -> None:
         """Work until cancelled; then give the leases back so others resume at once."""
@@ -95,6 +111,8 @@ class Worker:
             self._event.set()  # there may be more due tasks than free slots
 
     async def _step(self, task: Task) -> None:
+        asked: list[float] = []
+        _asked.set(asked)  # this step runs in its own asyncio task, so its own context
         try:
             if task.final:
                 await self.webhooks.deliver(task)
@@ -111,6 +129,9 @@ class Worker:
             self._running.pop(task.id, None)
             if len(self._running) == self.config.concurrency - 1:
                 self._event.set()
+            if asked:
+                loop = asyncio.get_running_loop()
+                loop.call_at(max(min(asked), loop.time()), self._event.set)
 
     async def _heartbeat(self) -> None:
         while True:
