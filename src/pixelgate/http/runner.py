@@ -3,9 +3,10 @@ and the usage-log row — the same for every endpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from urllib.parse import quote
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from pixelgate.auth.api_keys import Principal, extract_key
 from pixelgate.core.context import RequestContext
@@ -86,12 +88,15 @@ async def run_endpoint(
     bind_request_id(ctx.request_id)
     error_code: str | None = None
     status = 500
+    # The key's concurrency slot: held until the answer is complete — for a stream, until
+    # its last event has gone out, not when the handler returns.
+    admitted = contextlib.AsyncExitStack()
     try:
         principal = await _authenticate(request, dialect, services)
         ctx.principal = principal
         client_ip = request.client.host if request.client else None
-        async with services.access.admit(principal, client_ip):
-            response = await handler(ctx)
+        await admitted.enter_async_context(services.access.admit(principal, client_ip))
+        response = await handler(ctx)
     except GatewayError as err:
         error_code = err.error_code
         response = error_response(ctx.dialect_override or dialect, err)
@@ -103,6 +108,8 @@ async def run_endpoint(
         response = error_response(
             dialect, GatewayError("The gateway hit an internal error; it has been logged.")
         )
+    if not isinstance(response, StreamingResponse) or response.status_code >= 400:
+        await admitted.aclose()
     status = response.status_code
     response.headers["X-Request-Id"] = ctx.request_id
     if ctx.dropped_params:
@@ -110,25 +117,32 @@ async def run_endpoint(
         names = (quote(name, safe="-_.~[]") for name in ctx.dropped_params)
         response.headers["X-Pixelgate-Dropped-Params"] = ",".join(names)
     if isinstance(response, StreamingResponse):
+
+        async def finish() -> None:
+            await admitted.aclose()
+            await services.usage.record(ctx, status, ctx.stream_error)
+            services.signals.request_done(ctx, status, ctx.stream_error)
+
         # The row is written when the stream ends, with what it delivered.
-        response.body_iterator = _record_after(response.body_iterator, services, ctx, status)
-    else:
-        await services.usage.record(ctx, status, error_code)
-        services.signals.request_done(ctx, status, error_code)
+        return _Tracked(response, finish)
+    await services.usage.record(ctx, status, error_code)
+    services.signals.request_done(ctx, status, error_code)
     return response
 
 
-async def _record_after(
-    body: AsyncIterable[str | bytes | memoryview],
-    services: Services,
-    ctx: RequestContext,
-    status: int,
-) -> AsyncIterator[str | bytes | memoryview]:
-    try:
-        async for chunk in body:
-            yield chunk
-    finally:
-        # Shielded: a client that hangs up cancels the stream, not its usage row.
-        with anyio.CancelScope(shield=True):
-            await services.usage.record(ctx, status, ctx.stream_error)
-            services.signals.request_done(ctx, status, ctx.stream_error)
+class _Tracked(StreamingResponse):
+    """A streamed answer whose bookkeeping (the concurrency slot, the usage row) runs once
+    it is over — finished, failed, or cut off by a client that left, even before the first
+    byte (when the stream's own iterator never starts, so a `finally` in it would not run)."""
+
+    def __init__(self, inner: StreamingResponse, finish: Callable[[], Awaitable[None]]) -> None:
+        self.__dict__.update(inner.__dict__)  # the same answer: status, headers, body
+        self._finish = finish
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Shielded: a client that hangs up cancels the stream, not its usage row.
+            with anyio.CancelScope(shield=True):
+                await self._finish()
