@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     blob_store: Literal["local", "s3"] = "local"
     # The HTTP client for upstream calls (see core/upstream_client.py; chosen by bench/).
     upstream_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    # Bytes of upstream answers the gateway holds at once, from reading an answer to having
+    # written the response, split evenly between the worker processes (core/answer_budget.py).
+    answer_memory_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
     # Comma-separated networks added to the YAML's fetch.allow_networks.
     fetch_allow_networks: str = ""
     # Run the task worker inside `pixelgate serve` (false: only `pixelgate worker` runs it).
@@ -76,6 +79,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'pixelgate.db').resolve()}"
+
+    @property
+    def answer_budget_per_process(self) -> int:
+        return self.answer_memory_bytes // max(1, self.workers)
 
     @property
     def images_dir(self) -> Path:

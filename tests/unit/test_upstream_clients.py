@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pixelgate.core.executor import Executor
+from pixelgate.core.gated_reads import SMALL_READ
+from pixelgate.core.upstream_client import AiohttpClient
 from pixelgate.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from pixelgate.providers.base import UpstreamRequest
 from pixelgate.settings import Timeouts
@@ -35,6 +37,13 @@ async def _hang(request: Request) -> Response:
     return Response(b"late")
 
 
+BIG = bytes(range(256)) * (2 * 1024 * 1024 // 256)
+
+
+async def _big(request: Request) -> Response:
+    return Response(BIG, media_type="application/octet-stream")
+
+
 async def _truncated(request: Request) -> Response:
     return Response(b'{"a":', headers={"content-length": "100"})
 
@@ -46,6 +55,7 @@ def upstream() -> Iterator[str]:
             Route("/echo", _echo, methods=["POST"]),
             Route("/hang", _hang, methods=["POST"]),
             Route("/truncated", _truncated, methods=["POST"]),
+            Route("/big", _big, methods=["POST"]),
         ]
     )
     with serve(app) as url:
@@ -74,5 +84,66 @@ async def test_answers_and_errors(upstream: str, client: str) -> None:
         closed = f"http://127.0.0.1:{free_port()}/echo"
         with pytest.raises(UpstreamUnavailable):
             await executor.send(UpstreamRequest("POST", closed), t)
+    finally:
+        await executor.aclose()
+
+
+class _Gate:
+    """A body gate that holds every body until `opened` is set, noting what it was asked."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.asked: list[int | None] = []
+        self.read: list[tuple[int, int]] = []
+
+    async def admit_body(self, declared: int | None) -> int:
+        self.asked.append(declared)
+        self.waiting.set()
+        await self.opened.wait()
+        return declared or 0
+
+    def body_read(self, counted: int, size: int) -> None:
+        self.read.append((counted, size))
+
+
+def _aiohttp_buffered(executor: Executor) -> tuple[int, bool]:
+    """(bytes aiohttp holds for the answers in flight, whether their reading is paused)."""
+    upstream = executor.upstream
+    assert isinstance(upstream, AiohttpClient) and upstream._session is not None
+    connector = upstream._session.connector
+    assert connector is not None
+    protocols = list(connector._acquired)
+    held = sum(p._payload._size for p in protocols if p._payload is not None)
+    return held, bool(protocols) and all(p._reading_paused for p in protocols)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_a_body_is_read_only_once_admitted(upstream: str, client: str) -> None:
+    executor = Executor(client=client)  # type: ignore[arg-type]
+    gate = _Gate()
+    t = Timeouts(connect=2, read=5, total=10)
+    try:
+        call = asyncio.create_task(
+            executor.upstream.send(UpstreamRequest("POST", upstream + "/big"), t, gate)
+        )
+        await gate.waiting.wait()
+        assert gate.asked == [len(BIG)]
+        if client == "aiohttp":
+            # Before admission only small reads happen, and aiohttp stops reading soon.
+            for _ in range(500):
+                held, paused = _aiohttp_buffered(executor)
+                if paused:
+                    break
+                await asyncio.sleep(0.01)
+            assert paused and held <= 3 * SMALL_READ, held
+        assert not call.done()
+        gate.opened.set()
+        resp = await call
+        assert resp.status == 200 and resp.body == BIG
+        assert gate.read == [(len(BIG), len(BIG))]
+        # The connection is reused for the next call, which starts with small reads again.
+        again = await executor.upstream.send(UpstreamRequest("POST", upstream + "/big"), t, gate)
+        assert again.body == BIG
     finally:
         await executor.aclose()
