@@ -8,6 +8,7 @@ import asyncio
 
 import aiohttp
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixelgate.core.answer_budget import (
     SMALL_BODY_BYTES,
@@ -18,6 +19,7 @@ from pixelgate.core.answer_budget import (
     current_lease,
 )
 from pixelgate.core.gated_reads import GatedConnector, GatedResponseHandler
+from pixelgate.http.budget import AnswerBudgetMiddleware
 
 MB = 1024 * 1024
 
@@ -205,3 +207,75 @@ async def test_aiohttp_connections_use_the_gated_protocol() -> None:
         assert isinstance(connector, aiohttp.TCPConnector)
     finally:
         await connector.close()
+
+
+async def _app_reading(budget_bytes: int, body: bytes) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        lease = current_lease()
+        assert lease is not None
+        await lease.admit_body(budget_bytes)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def test_middleware_waits_for_the_last_body_to_drain_before_releasing() -> None:
+    budget = AnswerBudget(4 * MB)
+    drained = asyncio.Event()
+    sent: list[Message] = []
+    held_while_draining: list[int] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            # uvicorn waits here, before the final message, until its buffer drained.
+            held_while_draining.append(budget.held)
+            await drained.wait()
+
+    app = AnswerBudgetMiddleware(await _app_reading(2 * MB, b"answer"), budget)
+    call = asyncio.create_task(app({"type": "http"}, _no_receive, send))
+    await _settle()
+    assert held_while_draining == [2 * MB] and not call.done()
+    drained.set()
+    await call
+    assert budget.held == 0
+    bodies = [(m.get("body"), m.get("more_body", False)) for m in sent[1:]]
+    assert bodies == [(b"answer", True), (b"", False)]
+
+
+async def test_middleware_leaves_answers_that_hold_nothing_alone() -> None:
+    budget = AnswerBudget(4 * MB)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    app = AnswerBudgetMiddleware(await _app_reading(SMALL_BODY_BYTES - 1, b"small"), budget)
+    await app({"type": "http"}, _no_receive, send)
+    assert [(m.get("body"), m.get("more_body", False)) for m in sent[1:]] == [(b"small", False)]
+
+
+async def test_a_client_that_never_reads_gives_its_budget_back() -> None:
+    budget = AnswerBudget(4 * MB)
+    never = asyncio.Event()
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            await never.wait()
+
+    app = AnswerBudgetMiddleware(await _app_reading(2 * MB, b"x"), budget, stuck_seconds=0)
+    call = asyncio.create_task(app({"type": "http"}, _no_receive, send))
+    for _ in range(100):
+        if budget.held == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert budget.held == 0 and not call.done()  # still sending, no longer holding
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert budget.held == 0
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
