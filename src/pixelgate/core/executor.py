@@ -28,7 +28,7 @@ __all__ = ["Executor", "UpstreamStream"]
 
 _FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # An executor built without one (tests, tools) still bounds what it reads at once.
-DEFAULT_ANSWER_BUDGET = 128 * 1024 * 1024
+DEFAULT_ANSWER_BUDGET = 64 * 1024 * 1024
 
 
 class Executor:
