@@ -8,6 +8,7 @@ aiohttp's default read buffer (measured; 2,000 waiting answers held ~950 MB that
 each connection reads at most `SMALL_READ` bytes at a time until the client opens it for
 an admitted body (`open_reads`), then full-size reads as the event loop's own; the rest
 of a waiting answer stays in the kernel's socket buffers and the upstream's send buffer.
+Over TLS the TLS layer's own read buffer is likewise held to `TLS_SMALL_BUFFER` until then.
 
 How: the transport of each new connection is given a `BufferedProtocol` (it says how much
 to read next) that hands what it read to aiohttp's own protocol. All connections of a
@@ -28,12 +29,22 @@ from typing import Any, cast
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
-__all__ = ["FULL_READ", "SMALL_READ", "GatedConnector", "GatedResponseHandler", "open_reads"]
+__all__ = [
+    "FULL_READ",
+    "SMALL_READ",
+    "TLS_SMALL_BUFFER",
+    "GatedConnector",
+    "GatedResponseHandler",
+    "open_reads",
+]
 
 # Reads before a body is admitted (headers, and the start of the body).
 SMALL_READ = 4096
 # Reads once it is (the event loop's own read size).
 FULL_READ = 256 * 1024
+# Over TLS the TLS layer buffers what it receives before handing it on, up to 256 KiB a
+# connection by default: before admission it is held to this.
+TLS_SMALL_BUFFER = 16 * 1024
 
 
 class _SharedBuffer:
@@ -53,11 +64,28 @@ class GatedResponseHandler(ResponseHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         transport.set_protocol(_Reads(self))
+        self._tls_buffer(small=True)
 
     def set_response_params(self, **params: Any) -> None:
         """Called by aiohttp before each request on the connection: small reads again."""
         self.reads_open = False
+        self._tls_buffer(small=True)
         super().set_response_params(**params)
+
+    def open_reads(self) -> None:
+        self.reads_open = True
+        self._tls_buffer(small=False)
+
+    def _tls_buffer(self, small: bool) -> None:
+        """A TLS transport's own read buffer: small before admission, its default after.
+        (A plain TCP transport has none.)"""
+        limits = getattr(self.transport, "set_read_buffer_limits", None)
+        if limits is None:
+            return
+        if small:
+            limits(high=TLS_SMALL_BUFFER)
+        else:
+            limits()
 
 
 class _Reads(asyncio.BufferedProtocol):
@@ -104,4 +132,4 @@ def open_reads(resp: aiohttp.ClientResponse) -> None:
     connection = resp.connection
     protocol = connection.protocol if connection is not None else None
     if isinstance(protocol, GatedResponseHandler):
-        protocol.reads_open = True
+        protocol.open_reads()
