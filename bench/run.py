@@ -82,6 +82,7 @@ def _ratio(a: float, b: float) -> float:
 
 
 def run(args: argparse.Namespace, report: Report, work: Path) -> None:
+    only = args.only
     b64 = {"model": FAST_MODEL, "prompt": PROMPT, "size": "1024x1024"}
     url = {**b64, "response_format": "url"}
     closed = {"concurrency": args.concurrency, "warmup": args.warmup, "duration": args.duration}
@@ -91,45 +92,68 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> None:
     try:
         fast = start_fake("fake-fast", work)
         stack.append(fast)
-        gw = start_gateway("pixelgate", work, fast, None, workers=workers)
-        stack.append(gw)
+        if only & {"a", "b", "d"}:
+            closed_loop(args, report, work, fast, stack, b64, url, closed, single, workers)
+        for service in stack[1:]:
+            service.proc.stop()
+        if "c" in only:
+            held(args, report, work, fast, args.held_b64_bytes)
+            if args.held_small_b64_bytes:
+                held(args, report, work, fast, args.held_small_b64_bytes)
+    finally:
+        for service in reversed(stack):
+            service.proc.stop()
+    summarise(report, args)
+
+
+def closed_loop(
+    args: argparse.Namespace,
+    report: Report,
+    work: Path,
+    fast: Service,
+    stack: list[Service],
+    b64: dict[str, str],
+    url: dict[str, str],
+    closed: dict[str, float],
+    single: dict[str, float],
+    workers: str,
+) -> None:
+    """(a), (b) and (d): closed-loop runs against gateways that stay up for all of them."""
+    only = args.only
+    gw = start_gateway("pixelgate", work, fast, None, workers=workers)
+    stack.append(gw)
+    if "a" in only:
         gw_httpx = start_gateway(
             "pixelgate-httpx", work, fast, None, workers=workers, upstream_client="httpx"
         )
         stack.append(gw_httpx)
         gw_one = start_gateway("pixelgate-1-worker", work, fast, None, workers="1")
         stack.append(gw_one)
-        litellm = None
-        if args.litellm:
-            litellm = start_litellm(Path(args.litellm), work, fast, args.workers)
-            stack.append(litellm)
-        report.notes.append(f"Load average before the runs: {load_average()}.")
-        runs = report.runs
-        up = {"upstream": fast}
+    litellm = None
+    if "d" in only and args.litellm:
+        litellm = start_litellm(Path(args.litellm), work, fast, args.workers)
+        stack.append(litellm)
+    report.notes.append(f"Load average before the runs: {load_average()}.")
+    runs = report.runs
+    up = {"upstream": fast}
+    if "a" in only:
         runs["direct c=1"] = load(fast, b64, "b64_json", up, **single)
         runs["pixelgate c=1"] = load(gw, b64, "b64_json", {"gateway": gw, **up}, **single)
-        runs["direct"] = load(fast, b64, "b64_json", up, **closed)
-        runs["pixelgate"] = load(gw, b64, "b64_json", {"gateway": gw, **up}, **closed)
+    runs["direct"] = load(fast, b64, "b64_json", up, **closed)
+    runs["pixelgate"] = load(gw, b64, "b64_json", {"gateway": gw, **up}, **closed)
+    if "b" in only:
         runs["pixelgate url"] = load(gw, url, "url", {"gateway": gw, **up}, **closed)
+    if "a" in only:
         runs["pixelgate httpx"] = load(
             gw_httpx, b64, "b64_json", {"gateway": gw_httpx, **up}, **closed
         )
         runs["pixelgate 1 worker"] = load(
             gw_one, b64, "b64_json", {"gateway": gw_one, **up}, **closed
         )
-        if litellm is not None:
-            runs["litellm"] = load(litellm, b64, "b64_json", {"gateway": litellm, **up}, **closed)
-        runs["direct (again)"] = load(fast, b64, "b64_json", up, **closed)
-        report.notes.append(f"Load average after the closed-loop runs: {load_average()}.")
-        for service in stack[1:]:
-            service.proc.stop()
-        held(args, report, work, fast, args.held_b64_bytes)
-        if args.held_small_b64_bytes:
-            held(args, report, work, fast, args.held_small_b64_bytes)
-    finally:
-        for service in reversed(stack):
-            service.proc.stop()
-    summarise(report, args)
+    if litellm is not None:
+        runs["litellm"] = load(litellm, b64, "b64_json", {"gateway": litellm, **up}, **closed)
+    runs["direct (again)"] = load(fast, b64, "b64_json", up, **closed)
+    report.notes.append(f"Load average after the closed-loop runs: {load_average()}.")
 
 
 def held(args: argparse.Namespace, report: Report, work: Path, fast: Service, size: int) -> None:
@@ -193,6 +217,14 @@ def _cpu_rows(report: Report, direct: dict[str, Any], gw: dict[str, Any], cores:
 
 def summarise(report: Report, args: argparse.Namespace) -> None:
     runs = report.runs
+    if "direct" in runs:
+        _closed_rows(report, args)
+    if "c" in args.only:
+        _held_rows(report, args)
+
+
+def _closed_rows(report: Report, args: argparse.Namespace) -> None:
+    runs = report.runs
     direct = [runs["direct"], runs["direct (again)"]]
     d_rps = sum(r["rps"] for r in direct) / 2
     d_p50 = sum(r["p50_ms"] for r in direct) / 2
@@ -218,21 +250,54 @@ def summarise(report: Report, args: argparse.Namespace) -> None:
         f"{_ratio(gw['p99_ms'], d_p99)}x ({gw['p99_ms']} vs {d_p99:.1f} ms)",
     )
     _cpu_rows(report, runs["direct"], gw, os.cpu_count() or 1)
-    one, gw_one = runs["direct c=1"], runs["pixelgate c=1"]
-    report.add(
-        "(a) unloaded (c=1): added p50",
-        f"{round(gw_one['p50_ms'] - one['p50_ms'], 1)} ms "
-        f"({gw_one['p50_ms']} vs {one['p50_ms']} ms)",
-    )
-    url = runs["pixelgate url"]
-    report.add(
-        f"(b) url c={c}: throughput pixelgate / direct",
-        f"{_ratio(url['rps'], d_rps)}x ({url['rps']} req/s)",
-    )
-    report.add(
-        f"(b) url c={c}: p50 / p99",
-        f"{url['p50_ms']} / {url['p99_ms']} ms (direct {d_p50:.1f} / {d_p99:.1f} ms)",
-    )
+    if "direct c=1" in runs:
+        one, gw_one = runs["direct c=1"], runs["pixelgate c=1"]
+        report.add(
+            "(a) unloaded (c=1): added p50",
+            f"{round(gw_one['p50_ms'] - one['p50_ms'], 1)} ms "
+            f"({gw_one['p50_ms']} vs {one['p50_ms']} ms)",
+        )
+    if "pixelgate url" in runs:
+        url = runs["pixelgate url"]
+        report.add(
+            f"(b) url c={c}: throughput pixelgate / direct",
+            f"{_ratio(url['rps'], d_rps)}x ({url['rps']} req/s)",
+        )
+        report.add(
+            f"(b) url c={c}: p50 / p99",
+            f"{url['p50_ms']} / {url['p99_ms']} ms (direct {d_p50:.1f} / {d_p99:.1f} ms)",
+        )
+    if "litellm" in runs:
+        lite = runs["litellm"]
+        rps_ratio = _ratio(gw["rps"], lite["rps"])
+        report.add(
+            f"(d) throughput pixelgate / LiteLLM (c={c})",
+            f"{rps_ratio}x ({gw['rps']} vs {lite['rps']} req/s)",
+            "≥ 2x",
+            rps_ratio >= 2,
+        )
+        report.add(
+            "(d) p99 pixelgate / LiteLLM",
+            f"{_ratio(gw['p99_ms'], lite['p99_ms'])}x ({gw['p99_ms']} vs {lite['p99_ms']} ms)",
+        )
+    if "pixelgate 1 worker" in runs:
+        single_worker = runs["pixelgate 1 worker"]
+        report.add(
+            f"(a) the same with 1 worker instead of {args.workers}: pixelgate / direct",
+            f"{_ratio(single_worker['rps'], d_rps)}x ({single_worker['rps']} req/s, "
+            f"gateway CPU {single_worker['cpu_ms']['gateway']} ms/answer)",
+        )
+    if "pixelgate httpx" in runs:
+        hx = runs["pixelgate httpx"]
+        report.add(
+            "upstream client: aiohttp / httpx throughput",
+            f"{_ratio(gw['rps'], hx['rps'])}x ({gw['rps']} vs {hx['rps']} req/s; "
+            f"p99 {gw['p99_ms']} vs {hx['p99_ms']} ms)",
+        )
+
+
+def _held_rows(report: Report, args: argparse.Namespace) -> None:
+    runs = report.runs
     sizes = [args.held_b64_bytes]
     if args.held_small_b64_bytes:
         sizes.append(args.held_small_b64_bytes)
@@ -252,31 +317,6 @@ def summarise(report: Report, args: argparse.Namespace) -> None:
             "≤ 500 MB",
             held_run["peak_rss_mb"] <= 500,
         )
-    if "litellm" in runs:
-        lite = runs["litellm"]
-        rps_ratio = _ratio(gw["rps"], lite["rps"])
-        report.add(
-            f"(d) throughput pixelgate / LiteLLM (c={c})",
-            f"{rps_ratio}x ({gw['rps']} vs {lite['rps']} req/s)",
-            "≥ 2x",
-            rps_ratio >= 2,
-        )
-        report.add(
-            "(d) p99 pixelgate / LiteLLM",
-            f"{_ratio(gw['p99_ms'], lite['p99_ms'])}x ({gw['p99_ms']} vs {lite['p99_ms']} ms)",
-        )
-    single_worker = runs["pixelgate 1 worker"]
-    report.add(
-        f"(a) the same with 1 worker instead of {args.workers}: pixelgate / direct",
-        f"{_ratio(single_worker['rps'], d_rps)}x ({single_worker['rps']} req/s, "
-        f"gateway CPU {single_worker['cpu_ms']['gateway']} ms/answer)",
-    )
-    hx = runs["pixelgate httpx"]
-    report.add(
-        "upstream client: aiohttp / httpx throughput",
-        f"{_ratio(gw['rps'], hx['rps'])}x ({gw['rps']} vs {hx['rps']} req/s; "
-        f"p99 {gw['p99_ms']} vs {hx['p99_ms']} ms)",
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,8 +335,19 @@ def main(argv: list[str] | None = None) -> int:
         help="a second held run with small answers: the cost of holding alone (0: skip)",
     )
     parser.add_argument("--litellm", default="", help="path of LiteLLM's `litellm` command")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument(
+        "--only",
+        default="abcd",
+        help="scenarios to run, e.g. 'c' or 'ab' (default: all); a partial run only prints "
+        "its table unless --out is given",
+    )
+    parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
+    args.only = set(args.only) & set("abcd")
+    if not args.only:
+        parser.error("--only takes letters among a, b, c, d")
+    if not args.out and args.only == set("abcd"):
+        args.out = str(ROOT / "docs" / "benchmarks.md")
     nofile = raise_nofile(65536)
     command = "make bench" if os.environ.get("MAKELEVEL") else shlex.join(sys.argv)
     settings = {"workers": str(args.workers), "concurrency": str(args.concurrency)}
@@ -310,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     print()
     print(report.runs_table())
-    Path(args.out).write_text(report.markdown(ROOT / "bench" / "NOTES.md"))
-    print(f"\nwrote {args.out}")
+    if args.out:
+        Path(args.out).write_text(report.markdown(ROOT / "bench" / "NOTES.md"))
+        print(f"\nwrote {args.out}")
     return 0
 
 

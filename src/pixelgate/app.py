@@ -34,6 +34,7 @@ from pixelgate.billing.sweeper import sweep_loop
 from pixelgate.console.routes import console_routes
 from pixelgate.dialects import openai_images
 from pixelgate.errors import GatewayError, NotFound
+from pixelgate.http.budget import AnswerBudgetMiddleware
 from pixelgate.http.jsonio import JSONResponse
 from pixelgate.http.limits import BodyLimitMiddleware
 from pixelgate.observability.logs import configure_logging
@@ -134,7 +135,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *metrics.routes,
             *console_routes(),
         ],
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)],
+        middleware=[
+            Middleware(AnswerBudgetMiddleware, budget=services.executor.budget),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes),
+        ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

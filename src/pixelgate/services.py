@@ -15,6 +15,7 @@ from pixelgate.auth.ratelimit import Limiter, LocalLimiter
 from pixelgate.billing.book import PriceBook, build_price_book
 from pixelgate.billing.meter import Meter
 from pixelgate.catalog import Catalog, load_catalog
+from pixelgate.core.answer_budget import AnswerBudget
 from pixelgate.core.executor import Executor
 from pixelgate.core.pipeline import Pipeline, PipelineDeps
 from pixelgate.core.router import Router
@@ -147,7 +148,8 @@ def build_services(settings: Settings) -> Services:
     files = FileService(engine, blobs, secret_key(settings))
     networks = [*config.fetch.allow_networks, *settings.fetch_allow_networks.split(",")]
     policy = FetchPolicy.from_strings(networks, settings.max_upload_bytes)
-    executor = Executor(policy, client=settings.upstream_client)
+    budget = AnswerBudget(settings.answer_budget_per_process)
+    executor = Executor(policy, client=settings.upstream_client, budget=budget)
     catalog = load_catalog()
     router = Router(config, catalog.aliases)
     prices = build_price_book(config.prices, config.groups)

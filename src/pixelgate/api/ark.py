@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -15,7 +14,7 @@ from pixelgate.core.streaming import CompletedImage, StreamEvent
 from pixelgate.dialects import ark
 from pixelgate.errors import GatewayError
 from pixelgate.http.disconnect import cancel_on_disconnect
-from pixelgate.http.jsonio import JSONResponse, read_json_object
+from pixelgate.http.jsonio import JSONResponse, dumps, read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 
 __all__ = ["ARK", "routes"]
@@ -24,7 +23,7 @@ ARK = Dialect(ark.NAME, ark.render_error)
 
 
 def _frame(name: str, payload: dict[str, object]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+    return b"event: " + name.encode() + b"\ndata: " + dumps(payload) + b"\n\n"
 
 
 async def _sse(

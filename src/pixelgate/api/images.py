@@ -7,11 +7,9 @@ task-based upstream answers the same way when its wait runs out.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -20,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from pixelgate.api import dashscope as dashscope_api
+from pixelgate.core import b64 as b64codec
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageRequest, ResponseFormat
 from pixelgate.core.streaming import CompletedImage, StreamEvent
@@ -28,7 +27,7 @@ from pixelgate.dialects.dashscope import is_dashscope_body
 from pixelgate.errors import GatewayError, RequestError, UnsupportedMediaType
 from pixelgate.http.disconnect import cancel_on_disconnect
 from pixelgate.http.idempotent import run_idempotent
-from pixelgate.http.jsonio import read_json_object
+from pixelgate.http.jsonio import dumps, read_json_object
 from pixelgate.http.runner import Dialect, run_endpoint, services_of
 from pixelgate.tasks.models import Origin
 from pixelgate.tasks.service import TaskOptions, TaskStillRunning
@@ -86,17 +85,17 @@ async def _sse(
         async for event in events:
             if isinstance(event, CompletedImage):
                 image = event.image
-                b64 = image.b64 or base64.b64encode(image.data or b"").decode("ascii")
+                b64 = b64codec.text(image.b64) if image.b64 else b64codec.encode(image.data or b"")
                 ctx.images += 1
                 ctx.bytes_out += len(b64) * 3 // 4
             else:
                 b64 = event.b64
             name, payload = openai_images.render_stream_event(req, event, b64)
-            yield b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+            yield b"event: " + name.encode() + b"\ndata: " + dumps(payload) + b"\n\n"
     except GatewayError as err:
         ctx.stream_error = err.error_code
         payload = {"type": "error", **openai_images.render_error(err)}
-        yield b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"
+        yield b"event: error\ndata: " + dumps(payload) + b"\n\n"
 
 
 def _default_rf(request: Request) -> ResponseFormat:

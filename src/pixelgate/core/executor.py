@@ -1,6 +1,7 @@
 """The executor: the only place that talks to the network. One pooled client per process
 (aiohttp or httpx for plain calls, see upstream_client; httpx for streams and fetches);
-transport failures become retryable gateway errors."""
+transport failures become retryable gateway errors. Whole upstream bodies are read only
+once the request's lease on the process's answer budget admits them (core.answer_budget)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from pixelgate.core.answer_budget import AnswerBudget, current_lease
 from pixelgate.core.safe_fetch import FetchPolicy, fetch_public
 from pixelgate.core.streaming import SseEvent, parse_sse
 from pixelgate.core.upstream_client import AiohttpClient, ClientName, HttpxClient, UpstreamClient
@@ -25,6 +27,8 @@ from pixelgate.settings import Timeouts
 __all__ = ["Executor", "UpstreamStream"]
 
 _FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# An executor built without one (tests, tools) still bounds what it reads at once.
+DEFAULT_ANSWER_BUDGET = 64 * 1024 * 1024
 
 
 class Executor:
@@ -33,8 +37,10 @@ class Executor:
         policy: FetchPolicy | None = None,
         max_connections: int = 4096,
         client: ClientName = "aiohttp",
+        budget: AnswerBudget | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
+        self.budget = budget or AnswerBudget(DEFAULT_ANSWER_BUDGET)
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections // 4
@@ -51,7 +57,16 @@ class Executor:
         await self.client.aclose()
 
     async def send(self, req: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
-        return await self.upstream.send(req, timeouts)
+        """One call; its body is read once the request's lease admits it. Outside a request
+        (the task worker) a lease of its own is held while the body is read."""
+        lease = current_lease()
+        if lease is not None and lease.budget is self.budget:
+            return await self.upstream.send(req, timeouts, lease)
+        own = self.budget.lease()
+        try:
+            return await self.upstream.send(req, timeouts, own)
+        finally:
+            own.release()
 
     async def open_stream(
         self, req: UpstreamRequest, timeouts: Timeouts

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pixelgate.core.b64 import B64Text
 from pixelgate.errors import InvalidParameter
 
 __all__ = [
@@ -170,7 +171,8 @@ class GeneratedImage:
     height: int = 0
     url: str | None = None
     revised_prompt: str | None = None
-    b64: str | None = None
+    # A string, or still inside the upstream's answer (core.b64.RawB64).
+    b64: B64Text | None = None
 
 
 def sniff_format(head: bytes) -> ImageFormat | None:

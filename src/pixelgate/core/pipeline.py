@@ -32,6 +32,7 @@ import anyio
 from pixelgate.billing.meter import Bill, Meter
 from pixelgate.catalog import Catalog, ModelContract
 from pixelgate.core import b64 as b64codec
+from pixelgate.core.b64 import B64Text
 from pixelgate.core.context import RequestContext
 from pixelgate.core.executor import Executor, UpstreamStream
 from pixelgate.core.imaging import convert, inspect_image
@@ -86,7 +87,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class OutputImage:
-    b64_json: str | None = None
+    # A string, or (an image passed through unchanged) still inside the upstream's answer.
+    b64_json: B64Text | None = None
     url: str | None = None
     revised_prompt: str | None = None
     fmt: ImageFormat | None = None

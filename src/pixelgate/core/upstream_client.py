@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 import aiohttp
 import httpx
 
+from pixelgate.core.gated_reads import SMALL_READ, GatedConnector, open_reads
 from pixelgate.errors import (
     UpstreamBadResponse,
     UpstreamConnectError,
@@ -29,13 +30,23 @@ from pixelgate.errors import (
 from pixelgate.providers.base import UpstreamRequest, UpstreamResponse
 from pixelgate.settings import Timeouts
 
-__all__ = ["AiohttpClient", "ClientName", "HttpxClient", "UpstreamClient"]
+__all__ = ["AiohttpClient", "BodyGate", "ClientName", "HttpxClient", "UpstreamClient"]
 
 ClientName = Literal["aiohttp", "httpx"]
 
 
+class BodyGate(Protocol):
+    """What a client asks before and after reading a body (core.answer_budget.Lease)."""
+
+    async def admit_body(self, declared: int | None) -> int: ...
+
+    def body_read(self, counted: int, size: int) -> None: ...
+
+
 class UpstreamClient(Protocol):
-    async def send(self, req: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse: ...
+    async def send(
+        self, req: UpstreamRequest, timeouts: Timeouts, gate: BodyGate
+    ) -> UpstreamResponse: ...
 
     async def aclose(self) -> None: ...
 
@@ -46,17 +57,25 @@ class HttpxClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def send(self, req: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+    async def send(
+        self, req: UpstreamRequest, timeouts: Timeouts, gate: BodyGate
+    ) -> UpstreamResponse:
         timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
+        request = self.client.build_request(
+            req.method,
+            req.url,
+            headers=req.headers,
+            content=req.content,
+            params=req.params or None,
+            timeout=timeout,
+        )
         try:
-            resp = await self.client.request(
-                req.method,
-                req.url,
-                headers=req.headers,
-                content=req.content,
-                params=req.params or None,
-                timeout=timeout,
-            )
+            resp = await self.client.send(request, stream=True)
+            try:
+                counted = await gate.admit_body(_length(resp.headers.get("content-length")))
+                body = await resp.aread()
+            finally:
+                await resp.aclose()
         except httpx.TimeoutException:
             raise UpstreamTimeout("The upstream did not answer in time.") from None
         except httpx.ConnectError:
@@ -65,7 +84,8 @@ class HttpxClient:
             raise UpstreamBadResponse("The upstream closed the connection mid-answer.") from None
         except httpx.TransportError:
             raise UpstreamUnavailable("The upstream could not be reached.") from None
-        return UpstreamResponse(resp.status_code, dict(resp.headers), resp.content)
+        gate.body_read(counted, len(body))
+        return UpstreamResponse(resp.status_code, dict(resp.headers), body)
 
     async def aclose(self) -> None:
         """The executor owns (and closes) the httpx client."""
@@ -81,16 +101,21 @@ class AiohttpClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.max_connections, ttl_dns_cache=60)
+            connector = GatedConnector(limit=self.max_connections, ttl_dns_cache=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # Read buffered before a body is admitted: aiohttp stops reading the
+                # connection past twice this (see core.gated_reads).
+                read_bufsize=SMALL_READ,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,
                 raise_for_status=False,
             )
         return self._session
 
-    async def send(self, req: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+    async def send(
+        self, req: UpstreamRequest, timeouts: Timeouts, gate: BodyGate
+    ) -> UpstreamResponse:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
@@ -104,7 +129,12 @@ class AiohttpClient:
                 timeout=timeout,
                 allow_redirects=False,
             ) as resp:
+                # Until admitted, the connection's bytes wait in aiohttp's small read
+                # buffer (it stops reading the socket once that is full) and the kernel's.
+                counted = await gate.admit_body(resp.content_length)
+                open_reads(resp)
                 body = await resp.read()
+                gate.body_read(counted, len(body))
                 headers = {k.lower(): v for k, v in resp.headers.items()}
                 return UpstreamResponse(resp.status, headers, body)
         except TimeoutError:
@@ -123,3 +153,7 @@ class AiohttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _length(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None

@@ -17,6 +17,7 @@ import re
 import time
 from typing import Any
 
+from pixelgate.core.b64 import B64Text
 from pixelgate.core.models import ImageRequest, Operation, ResponseFormat, Size
 from pixelgate.core.pipeline import ImageOutcome
 from pixelgate.dialects.fields import (
@@ -64,7 +65,7 @@ def parse(body: dict[str, Any]) -> ImageRequest:
     )
 
 
-def _item(b64: str | None, url: str | None, size: Size | None) -> dict[str, Any]:
+def _item(b64: B64Text | None, url: str | None, size: Size | None) -> dict[str, Any]:
     item: dict[str, Any] = {"url": url} if url else {"b64_json": b64}
     item["size"] = str(size) if size else ""
     return item
@@ -87,7 +88,7 @@ def render(outcome: ImageOutcome) -> dict[str, Any]:
 
 
 def render_event(
-    req: ImageRequest, index: int, b64: str | None, url: str | None, size: Size | None
+    req: ImageRequest, index: int, b64: B64Text | None, url: str | None, size: Size | None
 ) -> tuple[str, dict[str, Any]]:
     name = "image_generation.partial_succeeded"
     payload = {"type": name, "model": req.model, "created": int(time.time()), "image_index": index}

@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from pixelgate.core.b64 import json_default
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageInput, ImageRequest, Operation, Usage
 from pixelgate.core.pipeline import ImageOutcome, OutputImage, StreamPart
@@ -301,7 +302,9 @@ async def sse(
         async for item in items:
             if isinstance(item, str) and item.lstrip().startswith('{"error"'):
                 ctx.stream_error = "upstream_error"  # the upstream's own mid-stream error
-            data = item.encode() if isinstance(item, str) else orjson.dumps(item)
+            data = (
+                item.encode() if isinstance(item, str) else orjson.dumps(item, default=json_default)
+            )
             yield b"data: " + data + b"\r\n\r\n"
     except GatewayError as err:
         ctx.stream_error = err.error_code

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from pixelgate.core.b64 import json_default
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import Usage
 from pixelgate.core.pipeline import StreamPart
@@ -41,7 +42,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 def _event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+    return b"data: " + orjson.dumps(payload, default=json_default) + b"\n\n"
 
 
 async def render_stream(

@@ -9,6 +9,10 @@ the small rest, and puts the values back as `str` — the same result as `orjson
 
 Only a value that is plainly a JSON string literal (no backslash escape, ASCII only) is
 lifted; anything else is left to orjson, so the result never differs from a full parse.
+
+With `raw=True` a value that is plain base64 is not even made a string: it comes back as a
+`RawB64`, a view of those bytes of `body`, which an unchanged image is answered from
+(http.jsonio) — the base64 is then never copied by the gateway at all.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import secrets
 from typing import Any
 
 import orjson
+
+from pixelgate.core.b64 import RawB64, is_plain_b64
 
 __all__ = ["MIN_LIFT_BYTES", "loads_lifting"]
 
@@ -43,7 +49,7 @@ def _value_span(body: bytes, after_key: int) -> tuple[int, int] | None:
     return (pos + 1, end) if end >= 0 else None
 
 
-def _restore(node: Any, values: dict[str, str]) -> Any:
+def _restore(node: Any, values: dict[str, str | RawB64]) -> Any:
     if isinstance(node, str):
         return values.get(node, node)
     if isinstance(node, dict):
@@ -53,8 +59,9 @@ def _restore(node: Any, values: dict[str, str]) -> Any:
     return node
 
 
-def loads_lifting(body: bytes, key: str) -> Any:
-    """`orjson.loads(body)`, with long string values of `key` taken out before parsing.
+def loads_lifting(body: bytes, key: str, raw: bool = False) -> Any:
+    """`orjson.loads(body)`, with long string values of `key` taken out before parsing (as
+    `RawB64` views of `body` when `raw` and they are plain base64).
 
     Raises orjson.JSONDecodeError exactly when orjson.loads would."""
     marker = b'"' + key.encode() + b'"'
@@ -64,7 +71,7 @@ def loads_lifting(body: bytes, key: str) -> Any:
     nonce = secrets.token_hex(6)
     view = memoryview(body)
     pieces: list[bytes] = []
-    values: dict[str, str] = {}
+    values: dict[str, str | RawB64] = {}
     pos = 0
     while found >= 0:
         span = _value_span(body, found + len(marker))
@@ -73,11 +80,15 @@ def loads_lifting(body: bytes, key: str) -> Any:
             continue
         start, end = span
         if end - start >= MIN_LIFT_BYTES and body.find(b"\\", start, end) < 0:
-            try:
-                # From a view: slicing the bytes first would copy them once more.
-                value = str(view[start:end], "ascii")
-            except UnicodeDecodeError:
-                return orjson.loads(body)
+            value: str | RawB64
+            if raw and is_plain_b64(view[start:end]):
+                value = RawB64(view[start:end])
+            else:
+                try:
+                    # From a view: slicing the bytes first would copy them once more.
+                    value = str(view[start:end], "ascii")
+                except UnicodeDecodeError:
+                    return orjson.loads(body)
             placeholder = f"\x00lifted-{nonce}-{len(values)}"
             values[placeholder] = value
             pieces += (body[pos:start], orjson.dumps(placeholder)[1:-1])

@@ -5,7 +5,6 @@ another body is a 409. Streamed requests are not covered (a stream cannot be rep
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pixelgate.core import b64 as b64codec
+from pixelgate.core.b64 import RawB64
 from pixelgate.core.context import RequestContext
 from pixelgate.core.models import ImageFormat, ImageRequest, sniff_format
 from pixelgate.errors import ConflictError, InvalidParameter
@@ -32,8 +33,8 @@ async def _freeze(services: Services, ctx: RequestContext, body: dict[str, Any])
     frozen = dict(body)
     items = []
     for item in body.get("data", []):
-        if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
-            data = base64.b64decode(item["b64_json"])
+        if isinstance(item, dict) and isinstance(item.get("b64_json"), str | RawB64):
+            data = b64codec.decode(item["b64_json"])
             fmt = sniff_format(data[:16]) or ImageFormat.PNG
             stored = await services.files.store(data, fmt, ctx.key_id, REPLAY_TTL, ctx.request_id)
             item = {k: v for k, v in item.items() if k != "b64_json"} | {"_file": stored.id}
@@ -52,7 +53,7 @@ async def _thaw(services: Services, body: dict[str, Any]) -> dict[str, Any]:
             if data is None:
                 raise ConflictError("The first answer for this Idempotency-Key has expired.")
             rest = {k: v for k, v in item.items() if k != "_file"}
-            item = {"b64_json": base64.b64encode(data).decode("ascii"), **rest}
+            item = {"b64_json": b64codec.encode(data), **rest}
         items.append(item)
     thawed["data"] = items
     return thawed

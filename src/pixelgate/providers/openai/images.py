@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from pixelgate.core.b64 import B64Text, RawB64
 from pixelgate.core.models import (
     GeneratedImage,
     ImageFormat,
@@ -64,9 +65,9 @@ def strip_data_prefix(b64: str) -> str:
     return b64
 
 
-def _b64_format(b64: str) -> ImageFormat | None:
+def _b64_format(b64: B64Text) -> ImageFormat | None:
     try:
-        head = base64.b64decode(b64[:24])
+        head = base64.b64decode(b64[:24] if isinstance(b64, str) else b64.head(24))
     except (binascii.Error, ValueError):
         return None
     return sniff_format(head)
@@ -138,8 +139,9 @@ class OpenAIImagesAdapter:
 
     def from_upstream(self, resp: UpstreamResponse, req: ImageRequest, route: Route) -> ImageResult:
         try:
-            # The base64 images skip the JSON parser (see http/bigjson.py).
-            body = loads_lifting(resp.body, "b64_json")
+            # The base64 images skip the JSON parser and stay where they are in the answer
+            # (see http/bigjson.py).
+            body = loads_lifting(resp.body, "b64_json", raw=True)
         except orjson.JSONDecodeError:
             raise UpstreamBadResponse(f"The upstream of {route.name} sent invalid JSON.") from None
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -167,6 +169,9 @@ class OpenAIImagesAdapter:
             item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
         )
         b64 = item.get("b64_json")
+        if isinstance(b64, RawB64) and b64:
+            fmt = _b64_format(b64) or fallback
+            return GeneratedImage(None, fmt, width, height, revised_prompt=revised, b64=b64)
         if isinstance(b64, str) and b64:
             b64 = strip_data_prefix(b64)
             fmt = _b64_format(b64) or fallback
