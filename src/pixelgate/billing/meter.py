@@ -47,12 +47,16 @@ class Bill:
         spec: PriceSpec | None,
         multiplier: Fraction,
         held: ledger.Reservation | None,
+        deferred: ledger.Account | None = None,
     ) -> None:
         self.engine = engine
         self.ctx = ctx
         self.spec = spec
         self.multiplier = multiplier
         self.held = held
+        # A key with nothing to protect (unlimited, no spend limit) has its reservation
+        # written together with its settlement: one transaction per request, not two.
+        self.deferred = deferred
         self.settled = False
 
     async def settle(
@@ -68,6 +72,8 @@ class Bill:
         got = Delivery(sizes, result.usage, result.quality)
         charge = cost(self.spec, req, got, self.multiplier)
         async with self.engine.begin() as conn:
+            if self.deferred is not None:
+                await ledger.reserve(conn, self.deferred, self.held.id, self.held.amount)
             charged = await ledger.settle(conn, self.held, charge.amount)
         self.settled = True
         self.ctx.charge = charge
@@ -88,8 +94,8 @@ class Bill:
     async def release(self) -> None:
         """Give the whole reservation back (the request failed)."""
         self.settled = True
-        if self.held is None:
-            return
+        if self.held is None or self.deferred is not None:
+            return  # nothing was written, so nothing to give back
         try:
             async with self.engine.begin() as conn:
                 await ledger.release(conn, self.held)
@@ -137,6 +143,7 @@ class Meter:
             )
         spec = self.book.price(req.model, upstream)
         held = None
+        deferred: ledger.Account | None = None
         if spec is None and limits.spend_capped():
             raise PermissionDenied(
                 f"The model {req.model!r} has no price, so keys with a balance or a spend "
@@ -149,10 +156,14 @@ class Meter:
             account = ledger.Account(
                 ctx.key_id or "", limits.unlimited, limits.daily_limit, limits.monthly_limit
             )
-            async with self.engine.begin() as conn:
-                held = await ledger.reserve(conn, account, ctx.request_id, worst.amount)
+            deferred = None if limits.spend_capped() else account
+            if deferred is None:
+                async with self.engine.begin() as conn:
+                    held = await ledger.reserve(conn, account, ctx.request_id, worst.amount)
+            else:
+                held = ledger.Reservation(ctx.request_id, account.key_id, worst.amount, False)
             ctx.reserved = worst.amount
-        bill = Bill(self.engine, ctx, spec, multiplier, held)
+        bill = Bill(self.engine, ctx, spec, multiplier, held, deferred)
         try:
             yield bill
         finally:
