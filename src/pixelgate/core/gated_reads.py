@@ -76,6 +76,17 @@ class GatedResponseHandler(ResponseHandler):
         self.reads_open = True
         self._tls_buffer(small=False)
 
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        """aiohttp restarts its sock_read timer whenever reading resumes, even when the
+        answer is already complete: that stale timer then fires on the idle pooled
+        connection and fails the next request on it at once ("Timeout on reading data from
+        socket"). With a small read buffer an answer is often complete while reading is
+        paused, so the timer is stopped again here once the answer is whole."""
+        super().resume_reading(resume_parser)
+        payload = self._payload
+        if payload is not None and payload.is_eof():
+            self._drop_timeout()
+
     def _tls_buffer(self, small: bool) -> None:
         """A TLS transport's own read buffer: small before admission, its default after.
         (A plain TCP transport has none.)"""
