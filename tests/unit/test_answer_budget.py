@@ -279,3 +279,22 @@ async def test_a_client_that_never_reads_gives_its_budget_back() -> None:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+async def test_a_complete_answer_leaves_no_read_timer_behind() -> None:
+    """aiohttp re-arms its sock_read timer when reading resumes, even after the answer is
+    complete; left armed, it fires on the idle pooled connection and fails the next request
+    on it. The gated protocol stops it again."""
+    connector = GatedConnector()
+    try:
+        protocol = connector._factory()
+        assert isinstance(protocol, GatedResponseHandler)
+        protocol.read_timeout = 0.5
+        answer = aiohttp.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+        answer.feed_eof()
+        protocol._payload = answer
+        protocol._reading_paused = True
+        protocol.resume_reading(resume_parser=False)
+        assert protocol._read_timeout_handle is None
+    finally:
+        await connector.close()
