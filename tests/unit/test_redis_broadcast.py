@@ -17,16 +17,9 @@ from pixelgate.scale.broadcast import Topic
 from pixelgate.scale.redis_broadcast import RedisBroadcast
 from pixelgate.storage.db import create_engine
 from pixelgate.storage.migrate import upgrade
-from tests.support.redis import client, drop_prefix, unique_prefix
+from tests.support.redis import client, unique_prefix
 
 MakeBroadcast = Callable[..., RedisBroadcast]
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = unique_prefix()
-    yield name
-    await drop_prefix(name)
 
 
 @pytest.fixture

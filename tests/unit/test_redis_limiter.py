@@ -24,13 +24,6 @@ MakeLimiter = Callable[..., RedisLimiter]
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = unique_prefix()
-    yield name
-    await drop_prefix(name)
-
-
-@pytest.fixture
 async def limiters(prefix: str) -> AsyncIterator[MakeLimiter]:
     """Limiters for one prefix, each with its own client, as separate processes have."""
     made: list[RedisLimiter] = []

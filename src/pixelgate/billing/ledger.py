@@ -112,23 +112,38 @@ async def open_balance(conn: AsyncConnection, key_id: str) -> None:
     await conn.execute(_insert_ignore(conn, key_balances, {"key_id": key_id, "available": 0}))
 
 
-async def credit(
-    conn: AsyncConnection, key_id: str, amount: int, idempotency_key: str, note: str | None = None
+async def _money(
+    conn: AsyncConnection,
+    kind: str,
+    key_id: str,
+    amount: int,
+    idempotency_key: str,
+    note: str | None,
 ) -> bool:
-    """Add `amount` micro-units; False (and no change) if this idempotency key was used."""
+    """Write an operator's credit or debit entry (False if its idempotency key was used),
+    and make sure the key has a balance row for the caller to change."""
     if amount <= 0:
-        raise ValueError("a credit must be positive")
+        raise ValueError(f"a {kind} must be positive")
     entry = {
         "key_id": key_id,
-        "kind": "credit",
+        "kind": kind,
         "amount": amount,
-        "idempotency_key": "credit:" + idempotency_key,
+        "idempotency_key": f"{kind}:{idempotency_key}",
         "metered": True,
         "note": note[:200] if note else None,
     }
     if not await _entry(conn, entry):
         return False
     await open_balance(conn, key_id)
+    return True
+
+
+async def credit(
+    conn: AsyncConnection, key_id: str, amount: int, idempotency_key: str, note: str | None = None
+) -> bool:
+    """Add `amount` micro-units; False (and no change) if this idempotency key was used."""
+    if not await _money(conn, "credit", key_id, amount, idempotency_key, note):
+        return False
     await conn.execute(
         update(key_balances)
         .where(key_balances.c.key_id == key_id)
@@ -145,19 +160,8 @@ async def debit(
 
     Like a reservation, one conditional statement: InsufficientQuota (the caller rolls
     back) when the available balance is smaller, so a debit can never overdraw a key."""
-    if amount <= 0:
-        raise ValueError("a debit must be positive")
-    entry = {
-        "key_id": key_id,
-        "kind": "debit",
-        "amount": amount,
-        "idempotency_key": "debit:" + idempotency_key,
-        "metered": True,
-        "note": note[:200] if note else None,
-    }
-    if not await _entry(conn, entry):
+    if not await _money(conn, "debit", key_id, amount, idempotency_key, note):
         return False
-    await open_balance(conn, key_id)
     result = await conn.execute(
         update(key_balances)
         .where(key_balances.c.key_id == key_id, key_balances.c.available >= amount)

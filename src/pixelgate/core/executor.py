@@ -13,7 +13,13 @@ import httpx
 from pixelgate.core.answer_budget import AnswerBudget, current_lease
 from pixelgate.core.safe_fetch import FetchPolicy, fetch_public
 from pixelgate.core.streaming import SseEvent, parse_sse
-from pixelgate.core.upstream_client import AiohttpClient, ClientName, HttpxClient, UpstreamClient
+from pixelgate.core.upstream_client import (
+    AiohttpClient,
+    ClientName,
+    HttpxClient,
+    UpstreamClient,
+    httpx_request,
+)
 from pixelgate.errors import (
     InvalidParameter,
     PayloadTooLarge,
@@ -72,15 +78,7 @@ class Executor:
         self, req: UpstreamRequest, timeouts: Timeouts
     ) -> UpstreamStream | UpstreamResponse:
         """Start a streamed call: an open event stream on 2xx, else the whole error answer."""
-        timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
-        request = self.client.build_request(
-            req.method,
-            req.url,
-            headers=req.headers,
-            content=req.content,
-            params=req.params or None,
-            timeout=timeout,
-        )
+        request = httpx_request(self.client, req, timeouts)
         try:
             resp = await self.client.send(request, stream=True)
         except httpx.TimeoutException:

@@ -30,7 +30,14 @@ from pixelgate.errors import (
 from pixelgate.providers.base import UpstreamRequest, UpstreamResponse
 from pixelgate.settings import Timeouts
 
-__all__ = ["AiohttpClient", "BodyGate", "ClientName", "HttpxClient", "UpstreamClient"]
+__all__ = [
+    "AiohttpClient",
+    "BodyGate",
+    "ClientName",
+    "HttpxClient",
+    "UpstreamClient",
+    "httpx_request",
+]
 
 ClientName = Literal["aiohttp", "httpx"]
 
@@ -51,6 +58,20 @@ class UpstreamClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+def httpx_request(
+    client: httpx.AsyncClient, req: UpstreamRequest, timeouts: Timeouts
+) -> httpx.Request:
+    """An upstream call as an httpx request on `client`, with the deployment's timeouts."""
+    return client.build_request(
+        req.method,
+        req.url,
+        headers=req.headers,
+        content=req.content,
+        params=req.params or None,
+        timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+    )
+
+
 class HttpxClient:
     """Sends on the executor's shared httpx client."""
 
@@ -60,15 +81,7 @@ class HttpxClient:
     async def send(
         self, req: UpstreamRequest, timeouts: Timeouts, gate: BodyGate
     ) -> UpstreamResponse:
-        timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
-        request = self.client.build_request(
-            req.method,
-            req.url,
-            headers=req.headers,
-            content=req.content,
-            params=req.params or None,
-            timeout=timeout,
-        )
+        request = httpx_request(self.client, req, timeouts)
         try:
             resp = await self.client.send(request, stream=True)
             try:

@@ -21,7 +21,7 @@ from pixelgate.core.pipeline import ImageOutcome
 from pixelgate.dialects.fields import parse_data_url
 from pixelgate.errors import GatewayError, InvalidParameter
 
-__all__ = ["NAME", "is_dashscope_body", "parse", "render", "render_error"]
+__all__ = ["NAME", "choices", "is_dashscope_body", "parse", "render", "render_error"]
 
 NAME = "dashscope"
 
@@ -95,6 +95,17 @@ def parse(body: dict[str, Any], keep_upstream_urls: bool) -> ImageRequest:
     )
 
 
+def choices(urls: list[str]) -> list[dict[str, Any]]:
+    """DashScope's `output.choices`: one assistant message per image."""
+    return [
+        {
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": [{"image": u, "type": "image"}]},
+        }
+        for u in urls
+    ]
+
+
 def render(outcome: ImageOutcome, request_id: str) -> dict[str, Any]:
     result = outcome.result
     urls = [o.url for o in outcome.outputs if o.url]
@@ -109,13 +120,7 @@ def render(outcome: ImageOutcome, request_id: str) -> dict[str, Any]:
     size = result.size or outcome.request.size
     return {
         "output": {
-            "choices": [
-                {
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": [{"image": u, "type": "image"}]},
-                }
-                for u in urls
-            ],
+            "choices": choices(urls),
             "finished": True,
         },
         "usage": {

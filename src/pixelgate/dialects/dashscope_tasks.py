@@ -26,7 +26,7 @@ from typing import Any
 
 from pixelgate.core.models import ImageInput, ImageRequest, Operation, ResponseFormat, Size
 from pixelgate.core.pipeline import ImageOutcome
-from pixelgate.dialects.dashscope import NAME, render_error
+from pixelgate.dialects.dashscope import NAME, choices, render_error
 from pixelgate.dialects.fields import parse_data_url
 from pixelgate.errors import InvalidParameter
 from pixelgate.tasks.errors import error_from_row
@@ -154,13 +154,7 @@ def render_unknown(task_id: str) -> dict[str, Any]:
 def _succeeded(family: str | None, urls: list[str], output: dict[str, Any]) -> dict[str, Any]:
     if family == CHOICES:
         output["finished"] = True
-        output["choices"] = [
-            {
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": [{"image": u, "type": "image"}]},
-            }
-            for u in urls
-        ]
+        output["choices"] = choices(urls)
     else:
         output["results"] = [{"url": u} for u in urls]
         output["task_metrics"] = {"TOTAL": len(urls), "SUCCEEDED": len(urls), "FAILED": 0}
